@@ -1,0 +1,3 @@
+module github.com/facesynth/facesynth
+
+go 1.26.8
