@@ -1,3 +1,5 @@
 module github.com/facesynth/facesynth
 
-go 1.26.8
+go 1.23.0
+
+require github.com/esimov/pigo v1.4.6 // indirect

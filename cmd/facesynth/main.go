@@ -1,0 +1,11 @@
+// Command facesynth detects, aligns, swaps and animates faces, and labels
+// everything it generates. All logic lives in internal/; see internal/cli.
+package main
+
+import (
+	"os"
+
+	"github.com/facesynth/facesynth/internal/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:])) }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# test.sh — the test suite, as CI runs it (.ci/run calls this).
+# Installs what is missing first (scripts/setup.sh --no-demo), then runs every
+# package's tests on the real sample media, including the end-to-end pipeline
+# on real clips. Extra arguments go to `go test` (e.g. -short, -run X).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/setup.sh --no-demo
+for g in /usr/local/go/bin /usr/lib/go-1.23/bin; do [[ -x $g/go ]] && export PATH="$g:$PATH" && break; done
+go vet ./...
+go test -count=1 -timeout 25m "$@" ./...
