@@ -2,4 +2,4 @@ module github.com/facesynth/facesynth
 
 go 1.23.0
 
-require github.com/esimov/pigo v1.4.6 // indirect
+require github.com/esimov/pigo v1.4.6
