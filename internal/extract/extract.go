@@ -86,7 +86,7 @@ func Run(ctx context.Context, input, dir string, opts Options, rep progress.Repo
 	rep = progress.Of(rep)
 	st, err := os.Stat(input)
 	if err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
+		return nil, fmt.Errorf("extract: input %s: %w", input, errors.Unwrap(err))
 	}
 	det, err := detect.New(detect.DefaultOptions())
 	if err != nil {
@@ -110,10 +110,10 @@ func Run(ctx context.Context, input, dir string, opts Options, rep progress.Repo
 	default:
 		al, err = runVideo(ctx, det, an, input, dir, opts, rep)
 	}
-	rep.Done()
 	if err != nil {
 		return nil, err
 	}
+	rep.Done()
 	out := filepath.Join(dir, FileName)
 	if err := al.write(out); err != nil {
 		return nil, fmt.Errorf("extract: %w", err)

@@ -58,7 +58,7 @@ func LoadImage(path string) (*image.RGBA, error) {
 	}
 	img, _, err := image.Decode(bufio.NewReader(f))
 	if err != nil {
-		return nil, newError(op, path, ErrCorrupt, format+": "+err.Error())
+		return nil, newError(op, path, ErrCorrupt, err.Error()) // the decoder names its format ("png: ...")
 	}
 	return toRGBA(img), nil
 }
