@@ -42,7 +42,7 @@ func LoadImage(path string) (*image.RGBA, error) {
 	} else if err == nil && st.IsDir() {
 		return nil, newError(op, path, ErrNotMedia, "is a directory")
 	}
-	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
 	if errors.Is(err, image.ErrFormat) {
 		return nil, newError(op, path, ErrFormat, "not a PNG or JPEG image")
 	}
