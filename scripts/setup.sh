@@ -25,11 +25,17 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO=sudo
 fi
 
-PKGS=(ca-certificates git g++ pkg-config ffmpeg libdlib-data libtorch-dev libopenblas0-pthread
-      python3-torch espeak-ng pocketsphinx pocketsphinx-en-us libpocketsphinx-dev npm)
+PKGS=(ca-certificates ffmpeg libdlib-data libtorch-dev libopenblas0-pthread python3-torch
+      espeak-ng pocketsphinx pocketsphinx-en-us libpocketsphinx-dev)
+# Tools that may already come from elsewhere (a Node.js or compiler install
+# outside Debian's packages): installed from Debian only when missing.
+declare -A TOOLS=([git]=git [g++]=g++ [pkg-config]=pkg-config [npm]=npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+for t in "${!TOOLS[@]}"; do
+  command -v "$t" >/dev/null || missing+=("${TOOLS[$t]}")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   log "apt-get install ${missing[*]}"

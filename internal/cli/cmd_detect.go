@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 
 	"github.com/facesynth/facesynth/internal/analyze"
@@ -49,8 +50,12 @@ func runDetect(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s: %dx%d, %d faces\n", res.Image, res.Width, res.Height, len(faces))
 	for i, f := range faces {
+		deg := math.Round(f.Angle * 180 / math.Pi)
+		if deg == 0 {
+			deg = 0 // not "-0°"
+		}
 		fmt.Fprintf(env.Stdout, "  face %d: box [%.0f %.0f %.0f %.0f] score %.2f angle %.0f° eye distance %.1f px\n",
-			i+1, f.Box.Left, f.Box.Top, f.Box.Right, f.Box.Bottom, f.Score, f.Angle*180/3.141592653589793,
+			i+1, f.Box.Left, f.Box.Top, f.Box.Right, f.Box.Bottom, f.Score, deg,
 			face.EyeDistance(f.Landmarks))
 	}
 	return nil

@@ -94,7 +94,9 @@ func SaveImage(path string, img image.Image) error {
 	defer f.Abort() // no-op after Commit
 	w := bufio.NewWriterSize(f, 1<<16)
 	if ext == ".png" {
-		err = png.Encode(w, img)
+		// BestSpeed: face sets are thousands of crops; default compression
+		// costs ~3x the time for ~15 % smaller files.
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
 	} else {
 		err = jpeg.Encode(w, img, &jpeg.Options{Quality: JPEGQuality})
 	}
