@@ -34,7 +34,7 @@ func Of(r Reporter) Reporter {
 type nop struct{}
 
 func (nop) Report(int, int, string) {}
-func (nop) Done()                    {}
+func (nop) Done()                   {}
 
 // Bar prints progress for people (a bar on a terminal, plain lines
 // otherwise) or JSON lines for programs.
