@@ -39,8 +39,15 @@ func (e *UsageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &UsageError{fmt.Sprintf(format, a...)} }
 
+// exitCode is a result rather than a failure: a command that has printed
+// its answer returns it to exit with that status and no error line
+// (verify's 3, "no watermark found").
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 // Main runs facesynth with args and returns the exit status: 0 success, 1 a
-// failure, 2 a usage error, 130 interrupted (SIGINT/SIGTERM cancel the
+// failure, 2 a usage error, 3 verify's "no watermark found", 130 interrupted (SIGINT/SIGTERM cancel the
 // context, so subprocesses are killed and partial outputs removed).
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,9 +70,12 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		return 2
 	}
 	err := c.run(ctx, env, args[1:])
+	var code exitCode
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &code):
+		return int(code)
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:

@@ -148,16 +148,44 @@ func WriteWAV(path string, samples []float32, rate int) error {
 // with the first audio stream of audio (encoded as AAC) into an MP4 at out.
 // Neither stream is cut: the result lasts as long as the longer one. The
 // output must end in .mp4, .m4v or .mov and appears only when complete.
+// The video file's container tags (a generated video's labels) carry over.
 func Mux(ctx context.Context, video, audio, out string) error {
+	return MuxMeta(ctx, video, audio, out, nil)
+}
+
+// MuxMeta is Mux with container tags: meta is added to the tags the video
+// file already has, replacing those of the same key.
+func MuxMeta(ctx context.Context, video, audio, out string, meta map[string]string) error {
 	const op = "mux"
 	switch strings.ToLower(filepath.Ext(out)) {
 	case ".mp4", ".m4v", ".mov":
 	default:
 		return newError(op, out, ErrFormat, "Mux makes MP4 files: name the output .mp4, .m4v or .mov")
 	}
+	if err := checkMeta(op, out, meta); err != nil {
+		return err
+	}
 	vi, err := Probe(ctx, video)
 	if err != nil {
 		return err
+	}
+	// ffmpeg copies the first input's tags by itself, but the MP4 muxer
+	// keeps only the keys it knows unless told otherwise; passing them
+	// explicitly with use_metadata_tags keeps all of them. The muxer's
+	// own "encoder" tag is its business, and the MP4 brand tags are not
+	// metadata at all.
+	tags := map[string]string{}
+	for k, v := range vi.Tags {
+		switch k {
+		case "major_brand", "minor_version", "compatible_brands", "encoder":
+		default:
+			if metaKey.MatchString(k) && checkMeta(op, out, map[string]string{k: v}) == nil {
+				tags[k] = v
+			}
+		}
+	}
+	for k, v := range meta {
+		tags[k] = v
 	}
 	if !vi.HasVideo {
 		return newError(op, video, ErrNoVideo, "")
@@ -177,8 +205,9 @@ func Mux(ctx context.Context, video, audio, out string) error {
 	args := append(append([]string{}, ffArgs...),
 		"-i", fileArg(video), "-i", fileArg(audio),
 		"-map", "0:"+strconv.Itoa(vi.videoStream), "-map", "1:a:0",
-		"-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
-		"-movflags", "+faststart", "-f", "mp4", "-y", fileArg(tmp.Name()))
+		"-c:v", "copy", "-c:a", "aac", "-b:a", "192k")
+	args = append(args, metadataArgs(tags)...)
+	args = append(args, "-f", "mp4", "-y", fileArg(tmp.Name()))
 	if _, err := run(ctx, op, out, ErrFFmpeg, bin, args...); err != nil {
 		return err
 	}

@@ -79,6 +79,14 @@ func toRGBA(img image.Image) *image.RGBA {
 // SaveImage writes img as PNG (.png) or JPEG at JPEGQuality (.jpg, .jpeg),
 // chosen by the extension, atomically.
 func SaveImage(path string, img image.Image) error {
+	return SaveImageMeta(path, img, nil)
+}
+
+// SaveImageMeta is SaveImage with text labels: PNG tEXt chunks (iTXt for
+// non-ASCII text) right after the header, or JPEG COM segments right after
+// the start marker, one per key (see ReadImageMeta). Keys are ASCII names;
+// values UTF-8 text.
+func SaveImageMeta(path string, img image.Image, meta map[string]string) error {
 	const op = "save image"
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".png" && ext != ".jpg" && ext != ".jpeg" {
@@ -86,6 +94,9 @@ func SaveImage(path string, img image.Image) error {
 	}
 	if img == nil || img.Bounds().Empty() {
 		return newError(op, path, ErrInvalid, "empty image")
+	}
+	if err := checkMeta(op, path, meta); err != nil {
+		return err
 	}
 	f, err := fsutil.CreateTemp(path)
 	if err != nil {
@@ -96,9 +107,17 @@ func SaveImage(path string, img image.Image) error {
 	if ext == ".png" {
 		// BestSpeed: face sets are thousands of crops; default compression
 		// costs ~3x the time for ~15 % smaller files.
-		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
+		var out io.Writer = w
+		if len(meta) > 0 {
+			out = &insertWriter{w: w, at: pngHeaderLen, extra: pngTextChunks(meta)}
+		}
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(out, img)
 	} else {
-		err = jpeg.Encode(w, img, &jpeg.Options{Quality: JPEGQuality})
+		var out io.Writer = w
+		if len(meta) > 0 {
+			out = &insertWriter{w: w, at: jpegHeaderLen, extra: jpegComments(meta)}
+		}
+		err = jpeg.Encode(out, img, &jpeg.Options{Quality: JPEGQuality})
 	}
 	if err == nil {
 		err = w.Flush()

@@ -38,6 +38,10 @@ type Info struct {
 	AudioRate, AudioChannels int
 	VideoCodec, AudioCodec   string
 
+	// Tags are the container's metadata ("comment", "encoder", ...; for
+	// MP4 also the brand entries ffprobe lists). Never nil.
+	Tags map[string]string
+
 	videoStream int // ffmpeg's index of the stream the Reader decodes
 }
 
@@ -68,8 +72,9 @@ type probeStream struct {
 type probeOutput struct {
 	Streams []probeStream `json:"streams"`
 	Format  struct {
-		FormatName string `json:"format_name"`
-		Duration   string `json:"duration"`
+		FormatName string            `json:"format_name"`
+		Duration   string            `json:"duration"`
+		Tags       map[string]string `json:"tags"`
 	} `json:"format"`
 }
 
@@ -109,7 +114,11 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 	if err := json.Unmarshal(out, &po); err != nil {
 		return nil, newError(op, path, ErrFFmpeg, "unreadable ffprobe output: "+err.Error())
 	}
-	info := &Info{Path: path, Format: po.Format.FormatName, Duration: parseFloat(po.Format.Duration), videoStream: -1}
+	info := &Info{Path: path, Format: po.Format.FormatName, Duration: parseFloat(po.Format.Duration),
+		Tags: po.Format.Tags, videoStream: -1}
+	if info.Tags == nil {
+		info.Tags = map[string]string{}
+	}
 	var video *probeStream
 	for i := range po.Streams {
 		s := &po.Streams[i]

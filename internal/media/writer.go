@@ -30,6 +30,12 @@ type WriterOptions struct {
 	// AudioOffset shifts the audio in seconds: positive starts it later
 	// (silence first), negative drops its first -AudioOffset seconds.
 	AudioOffset float64
+	// Metadata are container tags ("comment", or keys of the caller's
+	// own such as "facesynth"), read back by Probe as Info.Tags. Keys are
+	// ASCII names, values UTF-8 text. They are written as QuickTime
+	// metadata ('keys' box), the one MP4 form that keeps keys ffmpeg does
+	// not know; ffprobe, exiftool and Apple's players read it.
+	Metadata map[string]string
 }
 
 // DefaultCRF is x264's "visually lossless" quality, used when CRF is 0.
@@ -122,7 +128,8 @@ func CreateVideo(ctx context.Context, path string, width, height int, opts Write
 			args = append(args, "-af", "adelay=delays="+ms+":all=1")
 		}
 	}
-	args = append(args, "-movflags", "+faststart", "-f", "mp4", "-y", fileArg(tmp.Name()))
+	args = append(args, metadataArgs(opts.Metadata)...)
+	args = append(args, "-f", "mp4", "-y", fileArg(tmp.Name()))
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -187,7 +194,22 @@ func checkWriterArgs(path string, width, height int, opts *WriterOptions) error 
 	if math.IsNaN(opts.AudioOffset) || math.IsInf(opts.AudioOffset, 0) {
 		return bad("audio offset %v", opts.AudioOffset)
 	}
-	return nil
+	return checkMeta(op, path, opts.Metadata)
+}
+
+// metadataArgs are the ffmpeg output options for MP4 tags, ending with the
+// -movflags every MP4 this package writes has. Without use_metadata_tags
+// the MP4 muxer silently drops every key it has no atom for.
+func metadataArgs(meta map[string]string) []string {
+	var args []string
+	for _, k := range sortedKeys(meta) {
+		args = append(args, "-metadata", k+"="+meta[k])
+	}
+	flags := "+faststart"
+	if len(meta) > 0 {
+		flags += "+use_metadata_tags"
+	}
+	return append(args, "-movflags", flags)
 }
 
 // rational writes a frame rate the way ffmpeg stores it, so that 29.97 from
