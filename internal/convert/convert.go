@@ -1,0 +1,221 @@
+// Package convert swaps the faces of a video with a trained model. Frames
+// flow media → track (faces, landmarks) → swap (align, generate, mask,
+// colour, blend, paste) → label (watermark) → media; each step is a Stage,
+// so a new per-frame step is one more value in the list, and the label is
+// always the last one before the encoder.
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"time"
+
+	"github.com/facesynth/facesynth/internal/analyze"
+	"github.com/facesynth/facesynth/internal/blend"
+	"github.com/facesynth/facesynth/internal/detect"
+	"github.com/facesynth/facesynth/internal/face"
+	"github.com/facesynth/facesynth/internal/landmark"
+	"github.com/facesynth/facesynth/internal/mark"
+	"github.com/facesynth/facesynth/internal/media"
+	"github.com/facesynth/facesynth/internal/progress"
+	"github.com/facesynth/facesynth/internal/swap"
+	"github.com/facesynth/facesynth/internal/track"
+)
+
+// Frame is one video frame on its way through the stages.
+type Frame struct {
+	Index int
+	Img   *image.RGBA
+	Faces []face.Face
+}
+
+// Stage is one per-frame step. Stages run in order on each frame, and
+// frames in order through each stage, so a stage may keep state over time.
+type Stage interface {
+	Process(ctx context.Context, f *Frame) error
+}
+
+// Options control a conversion.
+type Options struct {
+	Direction   swap.Direction
+	Mask        MaskMode
+	Erode       int // px at crop size, shrinks the blend mask
+	Feather     int // px at crop size, softens its edge
+	Color       blend.ColorMode
+	Blend       BlendMode
+	CropSize    int     // working size of the aligned crop the face is blended in (default 2× the model's, at least 128)
+	Smoothing   float64 // 0..1: weight of the newest frame in the running colour statistics (default 0.3; 1 = none)
+	DetectEvery int     // tracker's detector period (default 5)
+	CRF         int     // H.264 quality of the output (default 18)
+	Limit       int     // convert only the first N frames (0 = all)
+}
+
+func (o *Options) defaults(modelSize int) {
+	if o.CropSize == 0 {
+		o.CropSize = max(2*modelSize, 128)
+	}
+	if o.Smoothing <= 0 || o.Smoothing > 1 {
+		o.Smoothing = 0.3
+	}
+	if o.DetectEvery <= 0 {
+		o.DetectEvery = 5
+	}
+	if o.Erode == 0 {
+		o.Erode = o.CropSize / 32
+	}
+	if o.Feather == 0 {
+		o.Feather = o.CropSize / 16
+	}
+}
+
+// Summary is what a conversion did.
+type Summary struct {
+	Frames  int     // frames written (all of the input's, or Limit)
+	Swapped int     // faces swapped
+	NoFace  int     // frames passed through because no face was found
+	Seconds float64 // wall time
+	FPS     float64
+	Payload mark.Payload
+	Output  string
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%d frames, %d faces swapped, %d frames without a face, %.1f frames/s, label %s",
+		s.Frames, s.Swapped, s.NoFace, s.FPS, s.Payload)
+}
+
+// Run converts input into output with model. The output is written to a
+// temporary file and renamed into place only when every frame is done; a
+// cancelled or failed run leaves nothing under the output name.
+func Run(ctx context.Context, model *swap.Model, input, output string, o Options, rep progress.Reporter) (*Summary, error) {
+	o.defaults(model.Size())
+	rep = progress.Of(rep)
+	det, err := detect.New(detect.DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	pred, err := landmark.Default()
+	if err != nil {
+		return nil, err
+	}
+	r, err := media.OpenVideo(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	info := r.Info()
+
+	payload := mark.NewPayload()
+	wopts := media.WriterOptions{FPS: info.FPS, CRF: o.CRF, Metadata: mark.Labels(payload, "swap")}
+	if info.HasAudio {
+		wopts.Audio = input
+	}
+	w, err := media.CreateVideo(ctx, output, info.Width, info.Height, wopts)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort() // no-op after Close
+
+	tr := &trackStage{tracker: track.New(det, analyze.New(det, pred),
+		track.Options{DetectEvery: o.DetectEvery, Smooth: true, FPS: info.FPS})}
+	sw := newSwapStage(model, o)
+	stages := []Stage{tr, sw, &labelStage{mark.NewEmbedder(payload)}}
+
+	total := info.Frames
+	if o.Limit > 0 && o.Limit < total {
+		total = o.Limit
+	}
+	start := time.Now()
+	s := &Summary{Payload: payload, Output: output}
+	err = decode(ctx, r, o.Limit, func(f *Frame) error {
+		for _, st := range stages {
+			if err := st.Process(ctx, f); err != nil {
+				return err
+			}
+		}
+		if len(f.Faces) == 0 {
+			s.NoFace++
+		}
+		s.Frames++
+		rep.Report(s.Frames, total, fmt.Sprintf("%d without a face", s.NoFace))
+		return w.Write(f.Img)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.Frames == 0 {
+		return nil, fmt.Errorf("convert: %s: no frames decoded", input)
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	rep.Done()
+	s.Swapped = sw.swapped
+	s.Seconds = time.Since(start).Seconds()
+	s.FPS = float64(s.Frames) / s.Seconds
+	return s, nil
+}
+
+// decode reads frames in a goroutine of their own, so decoding overlaps the
+// stages, and hands them to fn in order, reusing a few buffers.
+func decode(ctx context.Context, r *media.Reader, limit int, fn func(*Frame) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type item struct {
+		f   *Frame
+		err error
+	}
+	free := make(chan *image.RGBA, 3)
+	for i := 0; i < cap(free); i++ {
+		free <- r.NewFrame()
+	}
+	frames := make(chan item, cap(free)+1)
+	go func() {
+		defer close(frames)
+		for i := 0; limit <= 0 || i < limit; i++ {
+			var buf *image.RGBA
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			if err := r.Read(buf); err != nil {
+				if !errors.Is(err, io.EOF) {
+					frames <- item{err: err}
+				}
+				return
+			}
+			frames <- item{f: &Frame{Index: i, Img: buf}}
+		}
+	}()
+	for it := range frames {
+		if it.err != nil {
+			return it.err
+		}
+		if err := fn(it.f); err != nil {
+			return err
+		}
+		free <- it.f.Img
+	}
+	return ctx.Err()
+}
+
+// trackStage finds the faces and their landmarks, tracking them over time.
+type trackStage struct{ tracker *track.Tracker }
+
+func (s *trackStage) Process(_ context.Context, f *Frame) error {
+	f.Faces = s.tracker.Update(face.Gray(f.Img))
+	return nil
+}
+
+// labelStage watermarks every frame; it runs last, after anything that
+// changes pixels.
+type labelStage struct{ e *mark.Embedder }
+
+func (s *labelStage) Process(_ context.Context, f *Frame) error {
+	s.e.Embed(f.Img)
+	return nil
+}

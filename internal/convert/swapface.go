@@ -1,0 +1,148 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"image"
+
+	"github.com/facesynth/facesynth/internal/align"
+	"github.com/facesynth/facesynth/internal/blend"
+	"github.com/facesynth/facesynth/internal/swap"
+)
+
+// MaskMode chooses the blend mask: the model's learned mask, the landmark
+// hull, or their intersection (the default: the hull keeps the learned mask
+// from spilling onto background, the learned mask cuts out occluders the
+// hull cannot know about).
+type MaskMode int
+
+const (
+	MaskBoth MaskMode = iota
+	MaskLearned
+	MaskHull
+)
+
+// ParseMaskMode reads "both", "learned" or "hull".
+func ParseMaskMode(s string) (MaskMode, error) {
+	switch s {
+	case "both", "":
+		return MaskBoth, nil
+	case "learned":
+		return MaskLearned, nil
+	case "hull":
+		return MaskHull, nil
+	}
+	return 0, fmt.Errorf("convert: unknown mask %q (both, learned or hull)", s)
+}
+
+// BlendMode chooses how the generated face meets the frame.
+type BlendMode int
+
+const (
+	BlendPoisson BlendMode = iota // seamless cloning: the frame's colours at the mask edge
+	BlendAlpha                    // feathered alpha only
+)
+
+// ParseBlendMode reads "poisson" or "alpha".
+func ParseBlendMode(s string) (BlendMode, error) {
+	switch s {
+	case "poisson", "seamless", "":
+		return BlendPoisson, nil
+	case "alpha":
+		return BlendAlpha, nil
+	}
+	return 0, fmt.Errorf("convert: unknown blend %q (poisson or alpha)", s)
+}
+
+// swapStage replaces each tracked face: align a crop, generate the other
+// identity's face, build the mask, match colour, blend, paste back.
+type swapStage struct {
+	model   *swap.Model
+	o       Options
+	colour  map[int]*colourState // per track: running colour statistics
+	swapped int
+}
+
+// colourState holds running Lab statistics of a track's frame face and
+// generated face: matching against averages over recent frames instead of
+// each frame's own keeps the face's colour from flickering.
+type colourState struct{ frame, gen blend.LabStats }
+
+func newSwapStage(m *swap.Model, o Options) *swapStage {
+	return &swapStage{model: m, o: o, colour: map[int]*colourState{}}
+}
+
+func (s *swapStage) Process(_ context.Context, f *Frame) error {
+	cs := s.o.CropSize
+	for _, fc := range f.Faces {
+		t := align.ToCrop(fc.Landmarks, cs)
+		if !t.Valid() {
+			continue
+		}
+		crop := align.Crop(f.Img, t, cs)
+		gens, masks, err := s.model.Swap([]image.Image{crop}, s.o.Direction)
+		if err != nil {
+			return err
+		}
+		gen := resize(gens[0], cs)
+		mask := s.mask(masks[0], t.ApplyAll(fc.Landmarks), crop)
+		gen, err = s.matchColour(fc.Track, gen, crop, mask)
+		if err != nil {
+			return err
+		}
+		var out *image.RGBA
+		if s.o.Blend == BlendAlpha {
+			out, err = blend.Alpha(crop, gen, mask)
+		} else {
+			out, err = blend.Poisson(crop, gen, mask, 0)
+		}
+		if err != nil {
+			return err
+		}
+		align.Paste(f.Img, out, mask, t)
+		s.swapped++
+	}
+	return nil
+}
+
+// mask builds the blend mask in crop space, zero wherever the crop reaches
+// past the frame (its alpha is 0 there), so a face at the border never
+// paints padding into the picture.
+func (s *swapStage) mask(learned *image.Gray, pts []facePoint, crop *image.RGBA) *image.Gray {
+	cs := s.o.CropSize
+	var m *image.Gray
+	switch s.o.Mask {
+	case MaskHull:
+		m = align.HullMask(pts, cs, cs)
+	case MaskLearned:
+		m = resizeGray(learned, cs)
+	default:
+		m, _ = blend.Intersect(align.HullMask(pts, cs, cs), resizeGray(learned, cs))
+	}
+	m = blend.Feather(blend.Erode(m, s.o.Erode), s.o.Feather)
+	for i := range m.Pix {
+		if a := crop.Pix[4*i+3]; a < 255 {
+			m.Pix[i] = uint8(int(m.Pix[i]) * int(a) / 255)
+		}
+	}
+	return m
+}
+
+func (s *swapStage) matchColour(trackID int, gen, crop *image.RGBA, mask *image.Gray) (*image.RGBA, error) {
+	switch s.o.Color {
+	case blend.None:
+		return gen, nil
+	case blend.Histogram:
+		return blend.MatchColor(gen, crop, mask, blend.Histogram)
+	}
+	st, ok := s.colour[trackID]
+	fs, gs := blend.Stats(crop, mask), blend.Stats(gen, mask)
+	if !ok || st.frame.Weight == 0 {
+		st = &colourState{frame: fs, gen: gs}
+		s.colour[trackID] = st
+	} else {
+		st.frame = st.frame.Lerp(fs, s.o.Smoothing)
+		st.gen = st.gen.Lerp(gs, s.o.Smoothing)
+	}
+	return blend.ApplyReinhard(gen, st.gen, st.frame), nil
+}
