@@ -22,6 +22,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	smooth := fs.Bool("smooth", true, "video: smooth landmarks over time (One-Euro filter)")
 	fs.IntVar(&opts.Stride, "every", 1, "video: keep every Nth frame")
 	fs.IntVar(&opts.Limit, "limit", 0, "stop after N frames (0 = all)")
+	fs.BoolVar(&opts.Masks, "masks", false, "also write DIR/masks/: landmark-hull masks of the crops")
 	asJSON := fs.Bool("json", false, "progress and summary as JSON lines")
 	pos, err := parse(fs, args)
 	if err != nil {

@@ -128,4 +128,3 @@ func runSwap(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "swap: %s\nswap: wrote %s (work folder %s)\n", s, s.Output, *work)
 	return nil
 }
-

@@ -37,6 +37,7 @@ type Options struct {
 	Stride      int    // video: keep every Nth frame (1 = all)
 	Limit       int    // stop after this many processed frames (0 = all)
 	NoCrops     bool   // analyse only: write alignments.json but no crop files (benchmarks)
+	Masks       bool   // also write DIR/masks/: the landmark hull of each crop (brows lifted to the forehead)
 }
 
 func (o *Options) defaults() error {
@@ -97,8 +98,13 @@ func Run(ctx context.Context, input, dir string, opts Options, rep progress.Repo
 		return nil, err
 	}
 	an := analyze.New(det, pred)
-	if err := os.MkdirAll(filepath.Join(dir, "faces"), 0o755); err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
+	for _, sub := range []string{"faces", "masks"} {
+		if sub == "masks" && !opts.Masks {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("extract: %w", err)
+		}
 	}
 	start := time.Now()
 	var al *Alignments
@@ -163,9 +169,9 @@ func listImages(dir string) []string {
 	return out
 }
 
-// cropJob is one aligned crop on its way to disk.
+// cropJob is one aligned crop (or mask) on its way to disk.
 type cropJob struct {
-	img  *image.RGBA
+	img  image.Image
 	path string
 }
 
@@ -216,6 +222,10 @@ func emit(img *image.RGBA, faces []face.Face, index int, stem, dir string, opts 
 		rel := filepath.Join("faces", fmt.Sprintf("%s_%d.%s", stem, id, opts.Format))
 		if !opts.NoCrops {
 			sv.jobs <- cropJob{align.Crop(img, t, opts.Size), filepath.Join(dir, rel)}
+		}
+		if opts.Masks {
+			m := align.HullMask(t.ApplyAll(f.Landmarks), opts.Size, opts.Size)
+			sv.jobs <- cropJob{m, filepath.Join(dir, "masks", fmt.Sprintf("%s_%d.png", stem, id))}
 		}
 		fr.Faces = append(fr.Faces, Face{FaceJSON: face.ToJSON(f), Track: f.Track, Transform: [6]float64{t.A, t.B, t.C, t.D, t.E, t.F}, File: rel})
 	}
@@ -308,7 +318,7 @@ func runVideo(ctx context.Context, det *detect.Detector, an *analyze.Analyzer, i
 		}
 	}()
 
-	tr := track.New(det, an, track.Options{DetectEvery: opts.DetectEvery, Smooth: opts.Smooth})
+	tr := track.New(det, an, track.Options{DetectEvery: opts.DetectEvery, Smooth: opts.Smooth, FPS: info.FPS})
 	sv := newSaver()
 	noFace := 0
 	for d := range frames {

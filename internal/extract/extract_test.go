@@ -20,7 +20,7 @@ import (
 // face has them.
 func TestVideo(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Run(context.Background(), testmedia.Path(t, "cap13_edit2.mp4"), dir, Options{Size: 128, Limit: 150, Smooth: true}, nil)
+	s, err := Run(context.Background(), testmedia.Path(t, "cap13_edit2.mp4"), dir, Options{Size: 128, Limit: 150, Smooth: true, Masks: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +71,26 @@ func TestVideo(t *testing.T) {
 	}
 	if img.Rect.Dx() != 128 || img.Rect.Dy() != 128 {
 		t.Errorf("crop %s is %v", last, img.Rect)
+	}
+	// The mask covers the face: between 25 % and 70 % of the crop, and
+	// the nose tip (point 30) is inside.
+	mask, err := media.LoadImage(filepath.Join(dir, "masks", filepath.Base(last)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	for i := 0; i < len(mask.Pix); i += 4 {
+		if mask.Pix[i] > 127 {
+			on++
+		}
+	}
+	frac := float64(on) / (128 * 128)
+	lf := al.Frames[len(al.Frames)-1].Faces[0]
+	tr := align.Transform{A: lf.Transform[0], B: lf.Transform[1], C: lf.Transform[2], D: lf.Transform[3], E: lf.Transform[4], F: lf.Transform[5]}
+	nose := tr.Apply(face.Point{X: lf.Landmarks[30][0], Y: lf.Landmarks[30][1]})
+	t.Logf("mask covers %.0f %% of the crop", 100*frac)
+	if frac < 0.25 || frac > 0.7 || mask.Pix[(int(nose.Y)*128+int(nose.X))*4] != 255 {
+		t.Errorf("mask covers %.2f of the crop; nose at %v inside: %v", frac, nose, mask.Pix[(int(nose.Y)*128+int(nose.X))*4])
 	}
 }
 
