@@ -198,3 +198,64 @@ func BenchmarkTrack(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 }
+
+// readFrames decodes the first n frames of a sample video.
+func readFrames(t testing.TB, name string, n int) []*image.RGBA {
+	t.Helper()
+	r, err := media.OpenVideo(context.Background(), testmedia.Path(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []*image.RGBA
+	for range n {
+		f := r.NewFrame()
+		if err := r.Read(f); err != nil {
+			t.Fatalf("%s: frame %d: %v", name, len(out), err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// A cut from franck.mp4 to another clip with the face elsewhere, on a
+// frame without a periodic detection: the old track must end on the cut
+// frame (no ghost carried into the new shot) and the new face must get a new
+// id at once.
+func TestSceneCutStartsNewTrack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("60 frames of tracking: slow")
+	}
+	const cut = 25
+	before := franckFrames(t, cut)
+	after := readFrames(t, "cap13_edit2.mp4", 60-cut)
+	det, lm := realModels(t)
+	tk := New(det, lm, DefaultOptions())
+	for n := range 60 {
+		img := before[min(n, cut-1)]
+		if n >= cut {
+			// The 400×300 clip shifted 150 px left into franck's 360×288
+			// frame: its face lands around x = 60, clear of franck's.
+			img = image.NewRGBA(image.Rect(0, 0, 360, 288))
+			draw.Draw(img, img.Rect, after[n-cut], image.Pt(150, 0), draw.Src)
+		}
+		got := tk.Update(face.Gray(img))
+		if len(got) != 1 {
+			t.Fatalf("frame %d: %d faces, want 1", n, len(got))
+		}
+		want := 1
+		if n >= cut {
+			want = 2
+		}
+		if got[0].Track != want {
+			t.Fatalf("frame %d: track %d at %+v, want %d", n, got[0].Track, got[0].Box, want)
+		}
+		if n >= cut && got[0].Box.Center().X > 130 {
+			t.Fatalf("frame %d: the face is at %+v, not on the new shot's face", n, got[0].Box)
+		}
+	}
+	// One detection more than the periodic ones, on the cut.
+	if st := tk.Stats(); st.Tracks != 2 || st.Lost != 1 || st.Detections != 7 {
+		t.Errorf("stats %+v: want 2 tracks, 1 lost, 7 detections (0, 10, 20, 25, 30, 40, 50)", st)
+	}
+}

@@ -23,6 +23,9 @@
 //     (step IoU below DoubtIoU), or a sudden change of brightness or
 //     contrast inside the face (a scene cut). A doubtful track asks for a
 //     detection on the same frame, and is dropped if it does not confirm it.
+//     After a cut only a detection that overlaps the track by ReseedIoU
+//     confirms it (a face merely near the old one is a new face in a new
+//     shot), and a track ended by a cut is not kept for revival.
 //   - On detection frames, detections are matched to tracks by IoU
 //     (greedily, best pair first). A confirmed track keeps its own landmarks
 //     (re-seeding from the detector's box every few frames would make the
@@ -192,6 +195,7 @@ type track struct {
 	score   float64      // of the last detection that confirmed it
 	missed  int          // periodic detections in a row that missed it
 	doubt   bool         // this frame's checks asked for a detection
+	cut     bool         // … because the picture changed (a scene cut)
 	look    appearance   // grey statistics of the face in the last frame
 	lostAt  int          // frame it was lost on (for lost tracks)
 }
@@ -271,7 +275,8 @@ func (t *Tracker) follow(g *image.Gray, tr *track) bool {
 		return false
 	}
 	look := measure(g, next.Box)
-	tr.doubt = step < t.opts.DoubtIoU || tr.look.cut(look)
+	tr.cut = tr.look.cut(look)
+	tr.doubt = tr.cut || step < t.opts.DoubtIoU
 	t.setShape(tr, pts)
 	tr.look = look
 	return true
@@ -299,8 +304,13 @@ func (t *Tracker) associate(g *image.Gray, dets []face.Face, n int) {
 		if usedDet[p.d] || confirmed[p.k] {
 			continue
 		}
-		usedDet[p.d], confirmed[p.k] = true, true
 		tr := t.active[p.k]
+		if tr.cut && p.iou < t.opts.ReseedIoU {
+			// After a cut, a face merely near the old one is a new face
+			// in a new shot: leave the detection for a new track.
+			continue
+		}
+		usedDet[p.d], confirmed[p.k] = true, true
 		tr.missed, tr.score = 0, dets[p.d].Score
 		if p.iou < t.opts.ReseedIoU {
 			if pts := t.lm.Landmarks(g, dets[p.d]); usable(pts) {
@@ -315,12 +325,17 @@ func (t *Tracker) associate(g *image.Gray, dets []face.Face, n int) {
 	for k, tr := range t.active {
 		if !confirmed[k] {
 			tr.missed++
+			if tr.cut {
+				// Not kept for revival: the shot it belonged to is over.
+				t.stats.Lost++
+				continue
+			}
 			if tr.doubt || tr.missed > t.opts.MaxUnconfirmed {
 				t.drop(tr, n)
 				continue
 			}
 		}
-		tr.doubt = false
+		tr.doubt, tr.cut = false, false
 		kept = append(kept, tr)
 	}
 	t.active = kept
