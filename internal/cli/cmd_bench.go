@@ -24,7 +24,7 @@ var benches = map[string]func(ctx context.Context, env *Env, args []string) erro
 }
 
 func init() {
-	register(command{"bench", "measure throughput: bench extract", func(ctx context.Context, env *Env, args []string) error {
+	register(command{"bench", "measure throughput: bench extract|train|convert", func(ctx context.Context, env *Env, args []string) error {
 		if len(args) == 0 {
 			return usagef("want a benchmark name: %v", benchNames())
 		}

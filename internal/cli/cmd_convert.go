@@ -3,6 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/facesynth/facesynth/internal/assets"
 
 	"github.com/facesynth/facesynth/internal/blend"
 	"github.com/facesynth/facesynth/internal/convert"
@@ -94,5 +98,58 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "convert: %s\nconvert: wrote %s\n", s, s.Output)
+	return nil
+}
+
+func init() { benches["convert"] = benchConvert }
+
+// benchConvert times convert end to end (decode, track, swap, blend,
+// label, encode) on a sample clip. Without --model it uses a freshly
+// initialised network of --arch: the same work per frame as a trained one.
+func benchConvert(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "bench convert", "[VIDEO] [--arch light|original] [--model DIR] [--frames N] [--reps R]")
+	archName := fs.String("arch", "light", "network when no --model is given")
+	modelDir := fs.String("model", "", "trained model folder (optional)")
+	frames := fs.Int("frames", 200, "frames per repetition")
+	reps := fs.Int("reps", 3, "repetitions (the median is reported)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	video := ""
+	if len(pos) > 0 {
+		video = pos[0]
+	} else if video, err = assets.Media("cap13_edit2.mp4"); err != nil {
+		return err
+	}
+	var m *swap.Model
+	if *modelDir != "" {
+		m, err = swap.Load(*modelDir)
+	} else {
+		var a swap.Arch
+		if a, err = swap.ArchByName(*archName); err != nil {
+			return usagef("%v", err)
+		}
+		m, err = swap.New(a)
+	}
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tmp, err := os.MkdirTemp("", "facesynth-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	var fps []float64
+	for i := 0; i < *reps; i++ {
+		s, err := convert.Run(ctx, m, video, filepath.Join(tmp, "out.mp4"), convert.Options{Limit: *frames}, nil)
+		if err != nil {
+			return err
+		}
+		fps = append(fps, s.FPS)
+		fmt.Fprintf(env.Stderr, "rep %d: %s\n", i+1, s)
+	}
+	fmt.Fprintf(env.Stdout, "RESULT facesynth convert %s median %.1f fps (%d frames, reps %v)\n", m.Arch.Name, median(fps), *frames, fps)
 	return nil
 }
