@@ -45,6 +45,14 @@ func benchNames() []string {
 	return n
 }
 
+// benchVideo is the clip a benchmark runs on: the one given, or a sample.
+func benchVideo(pos []string, sample string) (string, error) {
+	if len(pos) > 0 {
+		return pos[0], nil
+	}
+	return assets.Media(sample)
+}
+
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
@@ -69,10 +77,8 @@ func benchExtract(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	video := ""
-	if len(pos) > 0 {
-		video = pos[0]
-	} else if video, err = assets.Media("franck.mp4"); err != nil {
+	video, err := benchVideo(pos, "franck.mp4")
+	if err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "facesynth-bench-")

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/facesynth/facesynth/internal/assets"
-
 	"github.com/facesynth/facesynth/internal/blend"
 	"github.com/facesynth/facesynth/internal/convert"
 	"github.com/facesynth/facesynth/internal/progress"
@@ -116,10 +114,8 @@ func benchConvert(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	video := ""
-	if len(pos) > 0 {
-		video = pos[0]
-	} else if video, err = assets.Media("cap13_edit2.mp4"); err != nil {
+	video, err := benchVideo(pos, "cap13_edit2.mp4")
+	if err != nil {
 		return err
 	}
 	var m *swap.Model
