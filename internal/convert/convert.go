@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/facesynth/facesynth/internal/analyze"
@@ -48,7 +49,7 @@ type Options struct {
 	Blend       BlendMode
 	CropSize    int     // working size of the aligned crop the face is blended in (default 2× the model's, at least 128)
 	Smoothing   float64 // 0..1: weight of the newest frame in the running colour statistics (default 0.3; 1 = none)
-	DetectEvery int     // tracker's detector period (default 5)
+	DetectEvery int     // tracker's detector period (0: the tracker's default, 10; a lost or doubtful track detects at once)
 	CRF         int     // H.264 quality of the output (default 18)
 	Limit       int     // convert only the first N frames (0 = all)
 }
@@ -59,9 +60,6 @@ func (o *Options) defaults(modelSize int) {
 	}
 	if o.Smoothing <= 0 || o.Smoothing > 1 {
 		o.Smoothing = 0.3
-	}
-	if o.DetectEvery <= 0 {
-		o.DetectEvery = 5
 	}
 	if o.Erode == 0 {
 		o.Erode = o.CropSize / 32
@@ -123,6 +121,9 @@ func Run(ctx context.Context, model *swap.Model, input, output string, o Options
 		track.Options{DetectEvery: o.DetectEvery, Smooth: true, FPS: info.FPS})}
 	sw := newSwapStage(model, o)
 	stages := []Stage{tr, sw, &labelStage{mark.NewEmbedder(payload)}}
+	if !labelled {
+		stages = stages[:2]
+	}
 
 	total := info.Frames
 	if o.Limit > 0 && o.Limit < total {
@@ -130,12 +131,7 @@ func Run(ctx context.Context, model *swap.Model, input, output string, o Options
 	}
 	start := time.Now()
 	s := &Summary{Payload: payload, Output: output}
-	err = decode(ctx, r, o.Limit, func(f *Frame) error {
-		for _, st := range stages {
-			if err := st.Process(ctx, f); err != nil {
-				return err
-			}
-		}
+	err = runPipeline(ctx, r, o.Limit, stages, func(f *Frame) error {
 		if len(f.Faces) == 0 {
 			s.NoFace++
 		}
@@ -159,22 +155,39 @@ func Run(ctx context.Context, model *swap.Model, input, output string, o Options
 	return s, nil
 }
 
-// decode reads frames in a goroutine of their own, so decoding overlaps the
-// stages, and hands them to fn in order, reusing a few buffers.
-func decode(ctx context.Context, r *media.Reader, limit int, fn func(*Frame) error) error {
+// runPipeline decodes frames and passes each through the stages and then
+// to sink. Every stage runs in a goroutine of its own, joined to the next by
+// a small channel: on two cores the tracker works on frame i+1 while the
+// swap stage works on frame i and the label stage on frame i-1, instead of
+// one core idling. A stage still sees frames one at a time and in order, so
+// stages may keep state over time. Frame buffers circulate from the
+// decoder to sink and back, so a long video allocates none.
+func runPipeline(ctx context.Context, r *media.Reader, limit int, stages []Stage, sink func(*Frame) error) error {
+	if !pipelined {
+		stages = []Stage{chain(stages)}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type item struct {
-		f   *Frame
-		err error
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failure  error
+	)
+	fail := func(err error) {
+		failOnce.Do(func() { failure = err; cancel() })
 	}
-	free := make(chan *image.RGBA, 3)
+	// Enough buffers for one frame in each stage and one in each channel.
+	const chanCap = 1
+	free := make(chan *image.RGBA, 2*(len(stages)+2))
 	for i := 0; i < cap(free); i++ {
 		free <- r.NewFrame()
 	}
-	frames := make(chan item, cap(free)+1)
+
+	decoded := make(chan *Frame, chanCap)
+	wg.Add(1)
 	go func() {
-		defer close(frames)
+		defer wg.Done()
+		defer close(decoded)
 		for i := 0; limit <= 0 || i < limit; i++ {
 			var buf *image.RGBA
 			select {
@@ -184,23 +197,72 @@ func decode(ctx context.Context, r *media.Reader, limit int, fn func(*Frame) err
 			}
 			if err := r.Read(buf); err != nil {
 				if !errors.Is(err, io.EOF) {
-					frames <- item{err: err}
+					fail(err)
 				}
 				return
 			}
-			frames <- item{f: &Frame{Index: i, Img: buf}}
+			select {
+			case decoded <- &Frame{Index: i, Img: buf}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
-	for it := range frames {
-		if it.err != nil {
-			return it.err
+	var in <-chan *Frame = decoded
+	for _, st := range stages {
+		out := make(chan *Frame, chanCap)
+		wg.Add(1)
+		go func(st Stage, in <-chan *Frame, out chan<- *Frame) {
+			defer wg.Done()
+			defer close(out)
+			for f := range in { // after a failure, drain so upstream never blocks
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := st.Process(ctx, f); err != nil {
+					fail(err)
+					continue
+				}
+				select {
+				case out <- f:
+				case <-ctx.Done():
+				}
+			}
+		}(st, in, out)
+		in = out
+	}
+	for f := range in {
+		if ctx.Err() != nil {
+			continue
 		}
-		if err := fn(it.f); err != nil {
-			return err
+		if err := sink(f); err != nil {
+			fail(err)
+			continue
 		}
-		free <- it.f.Img
+		free <- f.Img
+	}
+	wg.Wait()
+	if failure != nil {
+		return failure
 	}
 	return ctx.Err()
+}
+
+// pipelined and labelled are false only in the benchmarks that measure what
+// running the stages on goroutines of their own gains, and what the label
+// costs. Nothing outside this package's tests can turn the label off.
+var pipelined, labelled = true, true
+
+// chain runs stages one after the other in the caller's goroutine.
+type chain []Stage
+
+func (c chain) Process(ctx context.Context, f *Frame) error {
+	for _, st := range c {
+		if err := st.Process(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // trackStage finds the faces and their landmarks, tracking them over time.

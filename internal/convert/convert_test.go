@@ -106,10 +106,10 @@ func TestConvert(t *testing.T) {
 	ffmpeg(t, "-i", testmedia.Path(t, "cap13_edit2.mp4"), "-i", testmedia.Path(t, "jfk.wav"),
 		"-frames:v", "75", "-c:v", "libx264", "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", target)
 	out := filepath.Join(dir, "out.mp4")
-	// The hull mask: a model trained for 20 steps has not learned its mask
-	// yet (it sits near 0.5 everywhere), and this test is about the
-	// conversion machinery, which must replace the whole face region.
-	s, err := Run(context.Background(), m, target, out, Options{Mask: MaskHull}, nil)
+	// Default options. A model trained for 20 steps has not learned its
+	// mask yet (it sits near 0.5 everywhere), so the default mask must fall
+	// back to the hull and replace the whole face region.
+	s, err := Run(context.Background(), m, target, out, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

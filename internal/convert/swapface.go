@@ -13,7 +13,8 @@ import (
 // MaskMode chooses the blend mask: the model's learned mask, the landmark
 // hull, or their intersection (the default: the hull keeps the learned mask
 // from spilling onto background, the learned mask cuts out occluders the
-// hull cannot know about).
+// hull cannot know about; while the learned mask is still untrained and
+// keeps less than half the hull, the default falls back to the hull).
 type MaskMode int
 
 const (
@@ -117,7 +118,16 @@ func (s *swapStage) mask(learned *image.Gray, pts []facePoint, crop *image.RGBA)
 	case MaskLearned:
 		m = resizeGray(learned, cs)
 	default:
-		m, _ = blend.Intersect(align.HullMask(pts, cs, cs), resizeGray(learned, cs))
+		hull := align.HullMask(pts, cs, cs)
+		m, _ = blend.Intersect(hull, resizeGray(learned, cs))
+		// Early in training the learned mask is still a blob that would
+		// cut the face down to a patch in the middle; real occluders
+		// (a hand, a microphone) take far less than half the face. So
+		// a learned mask that keeps under half the hull is not trusted
+		// yet, and the hull alone is used.
+		if area(m) < 0.5*area(hull) {
+			m = hull
+		}
 	}
 	m = blend.Feather(blend.Erode(m, s.o.Erode), s.o.Feather)
 	for i := range m.Pix {
@@ -126,6 +136,15 @@ func (s *swapStage) mask(learned *image.Gray, pts []facePoint, crop *image.RGBA)
 		}
 	}
 	return m
+}
+
+// area is a mask's coverage in full-on pixels.
+func area(m *image.Gray) float64 {
+	var n int
+	for _, v := range m.Pix {
+		n += int(v)
+	}
+	return float64(n) / 255
 }
 
 func (s *swapStage) matchColour(trackID int, gen, crop *image.RGBA, mask *image.Gray) (*image.RGBA, error) {
