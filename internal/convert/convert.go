@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -215,6 +216,11 @@ func runPipeline(ctx context.Context, r *media.Reader, limit int, stages []Stage
 		go func(st Stage, in <-chan *Frame, out chan<- *Frame) {
 			defer wg.Done()
 			defer close(out)
+			// Each OS thread that calls libtorch gets an OpenMP pool of
+			// its own; a stage that wandered across threads would
+			// leave pools behind and oversubscribe the cores.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			for f := range in { // after a failure, drain so upstream never blocks
 				if ctx.Err() != nil {
 					continue
