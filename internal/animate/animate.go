@@ -53,7 +53,7 @@ const MaxOpen = 0.3
 // MaxTurn bounds Yaw, Pitch and Roll (radians). A piecewise-affine warp of
 // a frontal photo stays plausible only for small turns: it can shift the
 // features but not reveal the side of the head.
-const MaxTurn = 0.25
+const MaxTurn = 0.15
 
 // Emotion is an expression the face holds while it talks.
 type Emotion int
@@ -186,7 +186,11 @@ func New(photo image.Image, f face.Face, opts ...Option) (*Animator, error) {
 	layout := append(withExtras(a.rest, a.Points(Expression{MouthOpen: open}), a.fr), ring...)
 	mesh, err := warp.NewMesh(layout, outlines...)
 	if err != nil {
-		return nil, fmt.Errorf("animate: %w", err)
+		// Landmarks so odd that the lip or eye outlines cross each other:
+		// a plain mesh still warps, only less robustly.
+		if mesh, err = warp.NewMesh(layout); err != nil {
+			return nil, fmt.Errorf("animate: %w", err)
+		}
 	}
 	a.mesh = mesh
 	r := mesh.Bounds(ring).Inset(-1).Intersect(a.photo.Rect)
@@ -230,7 +234,9 @@ func (a *Animator) Landmarks() []face.Point { return append([]face.Point(nil), a
 
 // Rest is the expression that reproduces the photo: its own mouth opening,
 // nothing else. Points(a.Rest()) are the photo's landmarks and
-// Render(dst, a.Rest()) is the photo.
+// Render(dst, a.Rest()) is the photo, exactly when the photo's lips are
+// apart; lips it shows closed are drawn closed, point on point, which may
+// move the inner lip points a fraction of a pixel.
 func (a *Animator) Rest() Expression {
 	return Expression{MouthOpen: a.geo.gap / (MaxOpen * a.fr.s)}
 }
@@ -257,18 +263,23 @@ func (a *Animator) RenderPoints(dst *image.RGBA, pts []face.Point) error {
 		return fmt.Errorf("animate: %d target points, need %d", len(pts), face.NumLandmarks)
 	}
 	to := append(withExtras(a.rest, pts, a.fr), a.from[len(a.from)-ringAnchors:]...)
+	// Points never fold a triangle on ordinary faces; odd landmarks (a
+	// brow end on the jaw line) or another face's driving points can, and
+	// a fold tears the picture, so smooth out what is there.
+	a.mesh.Untangle(a.from, to, len(to)-ringAnchors)
 	copyImage(dst, a.photo)
 	if err := a.mesh.Warp(dst, a.photo, a.from, to); err != nil {
 		return fmt.Errorf("animate: %w", err)
 	}
-	a.paintMouth(dst, pts)
+	a.paintMouth(dst, to[:face.NumLandmarks])
 	return nil
 }
 
-// Folded counts the mesh triangles that the target points pts turn over;
-// a frame rendered from points with folds shows torn or doubled skin.
-// Points never produces folds for expressions within their documented
-// ranges; re-enactment can use this to reject or damp bad driving points.
+// Folded counts the mesh triangles that the target points pts turn over.
+// RenderPoints smooths such tangles out before it warps (a fold would show
+// torn or doubled skin), at the cost of moving the points involved;
+// re-enactment can use this to notice bad driving points. Points produces
+// no folds on ordinary faces for expressions within their ranges.
 func (a *Animator) Folded(pts []face.Point) int {
 	if len(pts) != face.NumLandmarks {
 		return a.mesh.Len()

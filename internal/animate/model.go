@@ -156,6 +156,25 @@ const (
 	lidGap  = 0.03
 )
 
+// lowerBand gives each outer lower-lip point the motion of the inner
+// points beside it.
+var lowerBand = [5]struct {
+	to   int
+	from [2]int
+	w    [2]float64
+}{
+	{59, [2]int{67, 60}, [2]float64{0.5, 0.5}},
+	{58, [2]int{67, 67}, [2]float64{1, 0}},
+	{57, [2]int{66, 66}, [2]float64{1, 0}},
+	{56, [2]int{65, 65}, [2]float64{1, 0}},
+	{55, [2]int{65, 64}, [2]float64{0.5, 0.5}},
+}
+
+// closedGap is the inner-lip gap (eye distances) below which a photo's
+// lips count as closed: dlib places the inner points of closed lips a
+// fraction of a pixel apart, or even crossed.
+const closedGap = 0.02
+
 // innerProfile is how far each inner pair opens relative to the centre
 // pair, for openings beyond the photo's: the opening is lens-shaped.
 var innerProfile = [3]float64{0.8, 1, 0.8}
@@ -224,16 +243,30 @@ func (a *Animator) Points(e Expression) []face.Point {
 		f.move(&p[i], (wl-wr)*cornerNarrow*dg, follow*cornerDrop*dg+(1-follow)*own)
 	}
 	// The lower inner lip hangs from the upper one by the pair's gap: the
-	// photo's own gaps (and sideways offsets) scaled down when closing, so
-	// that the pairs all meet exactly together, and the photo's plus a
-	// lens-shaped opening when opening further.
+	// photo's own gaps scaled down when closing, so that the pairs all
+	// meet together, and the photo's plus a lens-shaped opening when
+	// opening further. The pairs' sideways offsets fade out as the lips
+	// close, so that closed lips meet point on point.
 	for k, pr := range innerPairs {
-		pg, side := g.pairGap[k]+(gap-g.gap)*innerProfile[k], g.pairSide[k]
+		pg := g.pairGap[k] + (gap-g.gap)*innerProfile[k]
 		if gap < g.gap {
-			pg, side = g.pairGap[k]*gap/g.gap, side*gap/g.gap
+			pg = g.pairGap[k] * gap / g.gap
 		}
+		side := g.pairSide[k] * math.Min(1, gap/math.Max(g.gap, closedGap*f.s))
 		p[pr[1]] = p[pr[0]]
 		f.move(&p[pr[1]], side/f.s, pg/f.s)
+	}
+
+	// The outer lower lip goes where the inner one beside it goes: the
+	// lower lip is one band carried by the jaw and keeps its thickness
+	// (points by the corners share the corner's motion).
+	for _, c := range lowerBand {
+		d := face.Point{}
+		for k, i := range c.from {
+			d.X += c.w[k] * (p[i].X - a.rest[i].X)
+			d.Y += c.w[k] * (p[i].Y - a.rest[i].Y)
+		}
+		p[c.to] = face.Point{X: a.rest[c.to].X + d.X, Y: a.rest[c.to].Y + d.Y}
 	}
 
 	// Corners: spread or narrow (MouthWidth), purse (LipRound), emotion.

@@ -60,7 +60,7 @@ func samplePalette(img *image.RGBA, pts []face.Point, f frame, g restGeometry) p
 	}
 	var pal palette
 	expo := clamp(luma(skin)/160, 0.55, 1.15)
-	pal.teeth = [3]float64{228 * expo, 222 * expo, 208 * expo}
+	pal.teeth = [3]float64{215 * expo, 208 * expo, 192 * expo}
 	// A mouth's shadow is a deep red-brown, not black: the lip colour
 	// darkened.
 	pal.cavity = scale(lip, 0.28)

@@ -32,7 +32,7 @@ var voiceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+/-]*$`)
 // MBROLA .pho output, which needs an MBROLA voice that Debian does not
 // install by default. So the phonemes it prints are force-aligned to the
 // audio it made: pocketsphinx decodes the audio with a grammar that allows
-// exactly that phone sequence (silences between phones optional), which
+// exactly that phone sequence (with optional silence between words), which
 // gives each phone the 10 ms frames where its sound is. Without
 // pocketsphinx, or if the alignment does not reach the end, the phones are
 // spread over the voiced stretches of the audio instead, vowels twice as

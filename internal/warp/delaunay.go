@@ -163,62 +163,83 @@ func TriangulateConstrained(pts []face.Point, edges [][2]int) ([]Triangle, error
 	return tris, nil
 }
 
-// insertEdge makes a–b an edge of tris (in place) by flipping, one at a
-// time, edges that cross it and are the diagonal of a convex quadrilateral.
-// Some crossing edge is always flippable, and each flip removes a crossing
-// or moves it along the segment (Sloan 1993), so this terminates; edges in
-// fixed (earlier constraints) are never flipped, and cannot cross a–b.
+// insertEdge makes a–b an edge of tris (in place) by Sloan's (1993)
+// method: the edges that cross a–b go in a queue; each is flipped if it is
+// the diagonal of a convex quadrilateral and sent to the back of the queue
+// otherwise, and a flipped edge that still crosses goes to the back too.
+// Taking the edges in turn is what makes this terminate (always flipping
+// the first flippable edge can flip one back and forth forever). Edges in
+// fixed (earlier constraints) never cross a–b, so they are never flipped.
 func insertEdge(pts []face.Point, tris []Triangle, a, b int, fixed map[[2]int]bool) error {
 	pa, pb := pts[a], pts[b]
-	for guard := 0; guard < 10*len(tris)+100; guard++ {
-		owner := make(map[[2]int]int, 3*len(tris))
-		for i, t := range tris {
-			for k := 0; k < 3; k++ {
-				owner[[2]int{t[k], t[(k+1)%3]}] = i
-			}
-		}
-		if _, ok := owner[[2]int{a, b}]; ok {
-			return nil
-		}
-		if _, ok := owner[[2]int{b, a}]; ok {
-			return nil
-		}
-		flipped, crossing := false, false
-		for i, t := range tris {
-			for k := 0; k < 3 && !flipped; k++ {
-				p, q := t[k], t[(k+1)%3]
-				if p == a || p == b || q == a || q == b || fixed[[2]int{p, q}] || !crosses(pa, pb, pts[p], pts[q]) {
-					continue
-				}
-				crossing = true
-				j, ok := owner[[2]int{q, p}]
-				if !ok {
-					continue
-				}
-				r := t[(k+2)%3]
-				var s int
-				for _, v := range tris[j] {
-					if v != p && v != q {
-						s = v
-					}
-				}
-				// The quadrilateral p, s, q, r must be strictly convex.
-				if !(orient(pts[p], pts[s], pts[r]) > 0 && orient(pts[s], pts[q], pts[r]) > 0) {
-					continue
-				}
-				tris[i] = Triangle{p, s, r}
-				tris[j] = Triangle{s, q, r}
-				flipped = true
-			}
-			if flipped {
-				break
-			}
-		}
-		if !crossing || !flipped {
-			break
+	owner := make(map[[2]int]int, 3*len(tris))
+	for i, t := range tris {
+		for k := 0; k < 3; k++ {
+			owner[[2]int{t[k], t[(k+1)%3]}] = i
 		}
 	}
-	return fmt.Errorf("warp: constrained edge %d–%d cannot be inserted", a, b)
+	crossing := func(p, q int) bool {
+		return p != a && p != b && q != a && q != b && crosses(pa, pb, pts[p], pts[q])
+	}
+	// The queue in triangle order, not map order: the same points must
+	// always give the same mesh.
+	var queue [][2]int
+	for _, t := range tris {
+		for k := 0; k < 3; k++ {
+			e := [2]int{t[k], t[(k+1)%3]}
+			if e[0] < e[1] && crossing(e[0], e[1]) {
+				if fixed[e] {
+					return fmt.Errorf("warp: constrained edge %d–%d crosses constrained edge %d–%d", a, b, e[0], e[1])
+				}
+				queue = append(queue, e)
+			}
+		}
+	}
+	third := func(t Triangle, p, q int) int {
+		for _, v := range t {
+			if v != p && v != q {
+				return v
+			}
+		}
+		return -1
+	}
+	for tries := 0; len(queue) > 0; tries++ {
+		if tries > 100*len(tris) {
+			return fmt.Errorf("warp: constrained edge %d–%d cannot be inserted", a, b)
+		}
+		p, q := queue[0][0], queue[0][1]
+		queue = queue[1:]
+		i, ok1 := owner[[2]int{p, q}]
+		j, ok2 := owner[[2]int{q, p}]
+		if !ok1 || !ok2 {
+			return fmt.Errorf("warp: constrained edge %d–%d: edge %d–%d is on the hull", a, b, p, q)
+		}
+		// tris[i] runs p→q→r and tris[j] q→p→s; the quadrilateral
+		// p, s, q, r must be strictly convex to flip its diagonal.
+		r, s := third(tris[i], p, q), third(tris[j], p, q)
+		if !(orient(pts[p], pts[s], pts[r]) > 0 && orient(pts[s], pts[q], pts[r]) > 0) {
+			queue = append(queue, [2]int{p, q})
+			continue
+		}
+		delete(owner, [2]int{p, q})
+		delete(owner, [2]int{q, p})
+		tris[i], tris[j] = Triangle{p, s, r}, Triangle{s, q, r}
+		for _, k := range [2]int{i, j} {
+			t := tris[k]
+			for m := 0; m < 3; m++ {
+				owner[[2]int{t[m], t[(m+1)%3]}] = k
+			}
+		}
+		if crossing(r, s) {
+			queue = append(queue, [2]int{r, s})
+		}
+	}
+	if _, ok := owner[[2]int{a, b}]; !ok {
+		if _, ok := owner[[2]int{b, a}]; !ok {
+			return fmt.Errorf("warp: constrained edge %d–%d cannot be inserted", a, b)
+		}
+	}
+	return nil
 }
 
 // crosses reports whether the open segments ab and pq cross at one point.

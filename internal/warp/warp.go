@@ -73,6 +73,56 @@ func (m *Mesh) Folded(pts []face.Point) int {
 	return n
 }
 
+// Untangle moves points of to, in place, until no triangle of the mesh is
+// folded: a safety net for target points that come from somewhere the
+// caller does not control, such as another person's landmarks. Each round,
+// every corner of a folded triangle moves its displacement (to − from)
+// half way toward the mean displacement of that triangle's corners, so a
+// local tangle is smoothed out toward the shape it has in from, and points
+// away from it keep their places. Points from index movable on (anchors)
+// never move. It gives up after 100 rounds and returns the number of
+// triangles still folded: 0 unless from itself has folded triangles where
+// the tangle is, or the anchors are part of it.
+func (m *Mesh) Untangle(from, to []face.Point, movable int) int {
+	if len(from) != m.n || len(to) != m.n {
+		return len(m.tris)
+	}
+	var shift []face.Point
+	var count []int
+	for round := 0; ; round++ {
+		folded := m.Folded(to)
+		if folded == 0 || round == 100 {
+			return folded
+		}
+		if shift == nil {
+			shift, count = make([]face.Point, m.n), make([]int, m.n)
+		}
+		clear(shift)
+		clear(count)
+		for _, t := range m.tris {
+			if orient(to[t[0]], to[t[1]], to[t[2]]) >= 0 {
+				continue
+			}
+			var mean face.Point
+			for _, i := range t {
+				mean.X += (to[i].X - from[i].X) / 3
+				mean.Y += (to[i].Y - from[i].Y) / 3
+			}
+			for _, i := range t {
+				shift[i].X += (mean.X - (to[i].X - from[i].X)) / 2
+				shift[i].Y += (mean.Y - (to[i].Y - from[i].Y)) / 2
+				count[i]++
+			}
+		}
+		for i := range min(movable, m.n) {
+			if count[i] > 0 {
+				to[i].X += shift[i].X / float64(count[i])
+				to[i].Y += shift[i].Y / float64(count[i])
+			}
+		}
+	}
+}
+
 // Bounds is the rectangle of pixels that a warp to the placement pts can
 // write (relative to the destination's Bounds().Min): the pixels whose
 // centres lie in the bounding box of the points.
@@ -91,7 +141,15 @@ func (m *Mesh) Bounds(pts []face.Point) image.Rectangle {
 
 // toInt converts a pixel coordinate, clamped far beyond any image so that
 // wild points cannot overflow int.
-func toInt(v float64) int { return int(math.Max(-1<<30, math.Min(v, 1<<30))) }
+func toInt(v float64) int {
+	switch {
+	case v < -1<<30:
+		return -1 << 30
+	case v > 1<<30:
+		return 1 << 30
+	}
+	return int(v)
+}
 
 // Warp draws into dst the image src deformed so that each point from[i] of
 // src lands on to[i] of dst. Every pixel of dst whose centre lies in a
