@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/facesynth/facesynth/internal/portrait"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/reenact"
 )
@@ -22,6 +24,7 @@ func runReenact(ctx context.Context, env *Env, args []string) error {
 	var o reenact.Options
 	fs.IntVar(&o.CRF, "crf", 18, "H.264 quality of the output (lower is better)")
 	fs.IntVar(&o.Limit, "limit", 0, "at most N frames")
+	fs.StringVar(&o.Model, "model", "", "video target: a renderer trained on it (facesynth train reenact) draws the face instead of the mesh warp")
 	asJSON := fs.Bool("json", false, "progress as JSON lines")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -49,5 +52,42 @@ func runReenact(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "reenact: %s\nreenact: wrote %s\n", s, s.Output)
+	return nil
+}
+
+func init() { trainers["reenact"] = runTrainReenact }
+
+// runTrainReenact trains a target video's renderer for reenact --model.
+func runTrainReenact(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "train reenact", "--target VIDEO -o MODEL_DIR [flags]")
+	target := fs.String("target", "", "video of the person to re-enact (the renderer learns this face)")
+	out := fs.String("o", "", "model folder: checkpoint, preview.png, loss.png")
+	o := portrait.Options{Config: portrait.DefaultConfig()}
+	fs.IntVar(&o.Steps, "steps", 0, "train up to this step count, resumed steps included (0: no limit)")
+	fs.DurationVar(&o.Duration, "time", 0, "stop after this much training time, e.g. 20m")
+	fs.IntVar(&o.Config.Limit, "frames", 0, "use the first N frames of the video (0: all)")
+	fs.IntVar(&o.Config.Batch, "batch", o.Config.Batch, "crops per step")
+	fs.BoolVar(&o.Resume, "resume", false, "continue the checkpoint in MODEL_DIR")
+	asJSON := fs.Bool("json", false, "progress as JSON lines")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *target == "" || *out == "" {
+		return usagef("want --target VIDEO -o MODEL_DIR")
+	}
+	if o.Steps == 0 && o.Duration == 0 {
+		o.Duration = 20 * time.Minute
+	}
+	unit := "steps"
+	if o.Steps == 0 {
+		unit = "s"
+	}
+	o.Progress = progress.NewBar(env.Stderr, "train reenact", unit, progress.Options{JSON: *asJSON})
+	st, err := portrait.Train(ctx, *target, *out, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "train reenact: %d steps, %.0f s of training; model in %s (preview.png, loss.png)\n", st.Step, st.Seconds, *out)
 	return nil
 }

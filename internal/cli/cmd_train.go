@@ -12,12 +12,29 @@ import (
 )
 
 func init() {
-	register(command{"train", "train a face-swap model on two extracted face sets (A and B)", runTrain})
+	register(command{"train", "train a model: swap (default) or reenact; see facesynth train KIND -h", runTrain})
 	benches["train"] = benchTrain
+	trainers["swap"] = runTrainSwap
 }
 
+// trainers are train's kinds, by name: `facesynth train reenact ...`.
+// Without a kind, train trains a face-swap model.
+var trainers = map[string]func(ctx context.Context, env *Env, args []string) error{}
+
 func runTrain(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "train", "--a DIR_A --b DIR_B -o MODEL_DIR [flags]")
+	if len(args) > 0 && args[0] == "sync" {
+		return runTrainSync(ctx, env, args[1:])
+	}
+	if len(args) > 0 {
+		if t, ok := trainers[args[0]]; ok {
+			return t(ctx, env, args[1:])
+		}
+	}
+	return runTrainSwap(ctx, env, args)
+}
+
+func runTrainSwap(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "train", "[swap] --a DIR_A --b DIR_B -o MODEL_DIR [flags]")
 	dirA := fs.String("a", "", "extract folder of identity A (required)")
 	dirB := fs.String("b", "", "extract folder of identity B (required)")
 	out := fs.String("o", "", "model folder for checkpoints, previews and loss curves (required)")

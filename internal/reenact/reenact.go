@@ -26,6 +26,7 @@ import (
 	"github.com/facesynth/facesynth/internal/landmark"
 	"github.com/facesynth/facesynth/internal/mark"
 	"github.com/facesynth/facesynth/internal/media"
+	"github.com/facesynth/facesynth/internal/portrait"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/track"
 )
@@ -61,6 +62,11 @@ type Options struct {
 	TargetPose bool
 	CRF        int // H.264 quality (default 18)
 	Limit      int // at most this many frames (0: all)
+	// Model is a renderer trained on the target video (portrait.Train):
+	// it draws the target's face for the re-targeted landmarks instead of
+	// warping the target's frame, and can show what the frame does not
+	// (an open mouth over closed lips). Video targets only.
+	Model string
 }
 
 // Summary is what Run made.
@@ -115,6 +121,9 @@ func Run(ctx context.Context, driver, target, output string, o Options, rep prog
 	fillGaps(drv, driverNeutral)
 
 	if isImage(target) {
+		if o.Model != "" {
+			return nil, fmt.Errorf("reenact: a trained renderer draws the face of the video it learned; give that video as the target, not a photo")
+		}
 		err = reenactPhoto(ctx, drv, driverNeutral, dinfo, driver, target, output, o, s, rep)
 	} else {
 		err = reenactVideo(ctx, drv, driverNeutral, dinfo, driver, target, output, o, s, rep)
@@ -326,6 +335,13 @@ func reenactVideo(ctx context.Context, drv [][]face.Point, driverNeutral []face.
 		return err
 	}
 	defer w.Abort()
+	var renderer *portrait.Renderer
+	if o.Model != "" {
+		if renderer, err = portrait.Load(o.Model); err != nil {
+			return err
+		}
+		defer renderer.Close()
+	}
 	emb := mark.NewEmbedder(s.Payload)
 	frame, out := r.NewFrame(), r.NewFrame()
 	start := time.Now()
@@ -353,7 +369,13 @@ func reenactVideo(ctx context.Context, drv [][]face.Point, driverNeutral []face.
 			if damp {
 				s.Damped++
 			}
-			if err := anim.RenderPoints(out, pts); err != nil {
+			if renderer != nil {
+				copy(out.Pix, frame.Pix)
+				err = renderer.Render(out, pts)
+			} else {
+				err = anim.RenderPoints(out, pts)
+			}
+			if err != nil {
 				return fmt.Errorf("reenact: %w", err)
 			}
 			img = out
