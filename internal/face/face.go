@@ -94,3 +94,18 @@ func Gray(img image.Image) *image.Gray {
 	}
 	return g
 }
+
+// Largest is the face with the widest box (the main subject of a photo),
+// or false when there is none.
+func Largest(fs []Face) (Face, bool) {
+	if len(fs) == 0 {
+		return Face{}, false
+	}
+	best := fs[0]
+	for _, f := range fs[1:] {
+		if f.Box.Width() > best.Box.Width() {
+			best = f
+		}
+	}
+	return best, true
+}

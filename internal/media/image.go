@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	xdraw "golang.org/x/image/draw"
+
 	"github.com/facesynth/facesynth/internal/fsutil"
 )
 
@@ -129,4 +131,26 @@ func SaveImageMeta(path string, img image.Image, meta map[string]string) error {
 		return newError(op, path, osErr(err), "")
 	}
 	return nil
+}
+
+// FitVideo prepares a still to become video frames: scaled down (Catmull-
+// Rom, which filters while it shrinks) so that its longer side is at most
+// maxSide pixels (0: no limit), then trimmed by a pixel where a side is odd,
+// because H.264 in 4:2:0 needs even sides. The result starts at (0,0); img
+// is returned unchanged when nothing needs doing.
+func FitVideo(img *image.RGBA, maxSide int) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if maxSide > 0 && max(w, h) > maxSide {
+		s := float64(maxSide) / float64(max(w, h))
+		w, h = max(2, int(float64(w)*s)), max(2, int(float64(h)*s))
+		small := image.NewRGBA(image.Rect(0, 0, w, h))
+		xdraw.CatmullRom.Scale(small, small.Rect, img, img.Rect, xdraw.Src, nil)
+		img = small
+	}
+	if w%2 == 0 && h%2 == 0 && img.Rect.Min == (image.Point{}) {
+		return img
+	}
+	even := image.NewRGBA(image.Rect(0, 0, w&^1, h&^1))
+	draw.Draw(even, even.Rect, img, img.Rect.Min, draw.Src)
+	return even
 }

@@ -130,3 +130,29 @@ func TestImageBadInputs(t *testing.T) {
 		t.Errorf("failed saves left %v", names)
 	}
 }
+
+func TestFitVideo(t *testing.T) {
+	src := image.NewRGBA(image.Rect(3, 5, 3+1001, 5+601))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 7)
+	}
+	for _, c := range []struct {
+		max  int
+		w, h int
+	}{{0, 1000, 600}, {500, 500, 300}, {2000, 1000, 600}, {333, 332, 198}} {
+		got := FitVideo(src, c.max)
+		if got.Rect != image.Rect(0, 0, c.w, c.h) {
+			t.Errorf("max %d: %v, want %dx%d at the origin", c.max, got.Rect, c.w, c.h)
+		}
+	}
+	// Already even at the origin: the same image, no copy.
+	even := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	if FitVideo(even, 0) != even {
+		t.Error("an even image at the origin was copied")
+	}
+	// Trimming keeps the pixels where they were.
+	got := FitVideo(src, 0)
+	if got.RGBAAt(10, 20) != src.RGBAAt(13, 25) {
+		t.Errorf("pixel moved: %v vs %v", got.RGBAAt(10, 20), src.RGBAAt(13, 25))
+	}
+}

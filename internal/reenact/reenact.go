@@ -242,26 +242,14 @@ func reenactPhoto(ctx context.Context, drv [][]face.Point, driverNeutral []face.
 	if err != nil {
 		return err
 	}
-	if photo.Rect.Dx()%2 != 0 || photo.Rect.Dy()%2 != 0 {
-		even := image.NewRGBA(image.Rect(0, 0, photo.Rect.Dx()&^1, photo.Rect.Dy()&^1))
-		for y := 0; y < even.Rect.Dy(); y++ {
-			copy(even.Pix[y*even.Stride:], photo.Pix[y*photo.Stride:y*photo.Stride+4*even.Rect.Dx()])
-		}
-		photo = even
-	}
+	photo = media.FitVideo(photo, 0)
 	an, err := analyze.Default()
 	if err != nil {
 		return err
 	}
-	faces := an.Faces(photo)
-	if len(faces) == 0 {
+	tf, ok := face.Largest(an.Faces(photo))
+	if !ok {
 		return fmt.Errorf("%w in the target %s", ErrNoFace, target)
-	}
-	tf := faces[0]
-	for _, f := range faces[1:] {
-		if f.Box.Width() > tf.Box.Width() {
-			tf = f
-		}
 	}
 	anim, err := animate.New(photo, tf)
 	if err != nil {

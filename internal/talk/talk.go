@@ -22,8 +22,6 @@ import (
 	"sync"
 	"time"
 
-	xdraw "golang.org/x/image/draw"
-
 	"github.com/facesynth/facesynth/internal/analyze"
 	"github.com/facesynth/facesynth/internal/animate"
 	"github.com/facesynth/facesynth/internal/audio"
@@ -160,25 +158,13 @@ func Run(ctx context.Context, photo string, sp Speech, output string, o Options,
 	}, nil
 }
 
-// loadPhoto reads the photo, scales it to fit maxSize and trims it to even
-// sides (H.264 in 4:2:0 needs them).
+// loadPhoto reads the photo, fitted for video (media.FitVideo).
 func loadPhoto(path string, maxSize int) (*image.RGBA, error) {
 	img, err := media.LoadImage(path)
 	if err != nil {
 		return nil, err
 	}
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	if s := float64(maxSize) / float64(max(w, h)); s < 1 {
-		w, h = max(2, int(float64(w)*s)), max(2, int(float64(h)*s))
-		small := image.NewRGBA(image.Rect(0, 0, w, h))
-		xdraw.CatmullRom.Scale(small, small.Rect, img, img.Rect, xdraw.Src, nil)
-		img = small
-	}
-	if w%2 != 0 || h%2 != 0 || img.Rect.Min != (image.Point{}) {
-		even := image.NewRGBA(image.Rect(0, 0, w&^1, h&^1))
-		xdraw.Copy(even, image.Point{}, img, img.Rect, xdraw.Src, nil)
-		img = even
-	}
+	img = media.FitVideo(img, maxSize)
 	if img.Rect.Dx() < 2 || img.Rect.Dy() < 2 {
 		return nil, fmt.Errorf("talk: %s: photo too small", path)
 	}
@@ -191,17 +177,11 @@ func mainFace(img *image.RGBA) (face.Face, error) {
 	if err != nil {
 		return face.Face{}, err
 	}
-	faces := an.Faces(img)
-	if len(faces) == 0 {
+	f, ok := face.Largest(an.Faces(img))
+	if !ok {
 		return face.Face{}, ErrNoFace
 	}
-	best := faces[0]
-	for _, f := range faces[1:] {
-		if f.Box.Width() > best.Box.Width() {
-			best = f
-		}
-	}
-	return best, nil
+	return f, nil
 }
 
 // A soundtrack is the speech as the video will hear it, cut into frames.
