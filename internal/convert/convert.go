@@ -17,9 +17,7 @@ import (
 
 	"github.com/facesynth/facesynth/internal/analyze"
 	"github.com/facesynth/facesynth/internal/blend"
-	"github.com/facesynth/facesynth/internal/detect"
 	"github.com/facesynth/facesynth/internal/face"
-	"github.com/facesynth/facesynth/internal/landmark"
 	"github.com/facesynth/facesynth/internal/mark"
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/progress"
@@ -92,11 +90,7 @@ func (s Summary) String() string {
 func Run(ctx context.Context, model *swap.Model, input, output string, o Options, rep progress.Reporter) (*Summary, error) {
 	o.defaults(model.Size())
 	rep = progress.Of(rep)
-	det, err := detect.New(detect.DefaultOptions())
-	if err != nil {
-		return nil, err
-	}
-	pred, err := landmark.Default()
+	an, err := analyze.Default()
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +112,7 @@ func Run(ctx context.Context, model *swap.Model, input, output string, o Options
 	}
 	defer w.Abort() // no-op after Close
 
-	tr := &trackStage{tracker: track.New(det, analyze.New(det, pred),
+	tr := &trackStage{tracker: an.Tracker(
 		track.Options{DetectEvery: o.DetectEvery, Smooth: true, FPS: info.FPS})}
 	sw := newSwapStage(model, o)
 	stages := []Stage{tr, sw, &labelStage{mark.NewEmbedder(payload)}}

@@ -20,9 +20,7 @@ import (
 
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/analyze"
-	"github.com/facesynth/facesynth/internal/detect"
 	"github.com/facesynth/facesynth/internal/face"
-	"github.com/facesynth/facesynth/internal/landmark"
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/track"
@@ -89,15 +87,10 @@ func Run(ctx context.Context, input, dir string, opts Options, rep progress.Repo
 	if err != nil {
 		return nil, fmt.Errorf("extract: input %s: %w", input, errors.Unwrap(err))
 	}
-	det, err := detect.New(detect.DefaultOptions())
+	an, err := analyze.Default()
 	if err != nil {
 		return nil, err
 	}
-	pred, err := landmark.Default()
-	if err != nil {
-		return nil, err
-	}
-	an := analyze.New(det, pred)
 	for _, sub := range []string{"faces", "masks"} {
 		if sub == "masks" && !opts.Masks {
 			continue
@@ -114,7 +107,7 @@ func Run(ctx context.Context, input, dir string, opts Options, rep progress.Repo
 	case isImage(input):
 		al, err = runImages(ctx, an, "", []string{input}, dir, opts, rep)
 	default:
-		al, err = runVideo(ctx, det, an, input, dir, opts, rep)
+		al, err = runVideo(ctx, an, input, dir, opts, rep)
 	}
 	if err != nil {
 		return nil, err
@@ -266,7 +259,7 @@ func runImages(ctx context.Context, an *analyze.Analyzer, root string, paths []s
 	return al, sv.close()
 }
 
-func runVideo(ctx context.Context, det *detect.Detector, an *analyze.Analyzer, input, dir string, opts Options, rep progress.Reporter) (*Alignments, error) {
+func runVideo(ctx context.Context, an *analyze.Analyzer, input, dir string, opts Options, rep progress.Reporter) (*Alignments, error) {
 	r, err := media.OpenVideo(ctx, input)
 	if err != nil {
 		return nil, err
@@ -318,7 +311,7 @@ func runVideo(ctx context.Context, det *detect.Detector, an *analyze.Analyzer, i
 		}
 	}()
 
-	tr := track.New(det, an, track.Options{DetectEvery: opts.DetectEvery, Smooth: opts.Smooth, FPS: info.FPS})
+	tr := an.Tracker(track.Options{DetectEvery: opts.DetectEvery, Smooth: opts.Smooth, FPS: info.FPS})
 	sv := newSaver()
 	noFace := 0
 	for d := range frames {

@@ -9,9 +9,7 @@ import (
 
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/analyze"
-	"github.com/facesynth/facesynth/internal/detect"
 	"github.com/facesynth/facesynth/internal/face"
-	"github.com/facesynth/facesynth/internal/landmark"
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/track"
@@ -37,15 +35,11 @@ func ReadClip(ctx context.Context, video string, limit int, rep progress.Reporte
 		return nil, err
 	}
 	defer r.Close()
-	det, err := detect.New(detect.DefaultOptions())
+	an, err := analyze.Default()
 	if err != nil {
 		return nil, err
 	}
-	pred, err := landmark.Default()
-	if err != nil {
-		return nil, err
-	}
-	tr := track.New(det, analyze.New(det, pred), track.Options{Smooth: true, FPS: r.Info().FPS})
+	tr := an.Tracker(track.Options{Smooth: true, FPS: r.Info().FPS})
 	total := r.Info().Frames
 	if limit > 0 && limit < total {
 		total = limit

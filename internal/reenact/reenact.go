@@ -21,9 +21,7 @@ import (
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/analyze"
 	"github.com/facesynth/facesynth/internal/animate"
-	"github.com/facesynth/facesynth/internal/detect"
 	"github.com/facesynth/facesynth/internal/face"
-	"github.com/facesynth/facesynth/internal/landmark"
 	"github.com/facesynth/facesynth/internal/mark"
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/portrait"
@@ -158,15 +156,11 @@ func fillGaps(seq [][]face.Point, neutral []face.Point) {
 
 // newTracker is the tracker for one video.
 func newTracker(fps float64) (*track.Tracker, error) {
-	det, err := detect.New(detect.DefaultOptions())
+	an, err := analyze.Default()
 	if err != nil {
 		return nil, err
 	}
-	pred, err := landmark.Default()
-	if err != nil {
-		return nil, err
-	}
-	return track.New(det, analyze.New(det, pred), track.Options{Smooth: true, FPS: fps}), nil
+	return an.Tracker(track.Options{Smooth: true, FPS: fps}), nil
 }
 
 // trackVideo is the landmarks of the main face (the first track seen) in
