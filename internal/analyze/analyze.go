@@ -12,7 +12,6 @@ import (
 	"github.com/facesynth/facesynth/internal/detect"
 	"github.com/facesynth/facesynth/internal/face"
 	"github.com/facesynth/facesynth/internal/landmark"
-	"github.com/facesynth/facesynth/internal/track"
 )
 
 // Analyzer runs detection and landmarking. It holds only read-only models,
@@ -41,9 +40,9 @@ func Default() (*Analyzer, error) {
 	return New(det, pred), nil
 }
 
-// Tracker follows faces through a video's frames with this analyzer's
-// detector and landmarks (see track.Tracker).
-func (a *Analyzer) Tracker(o track.Options) *track.Tracker { return track.New(a.det, a, o) }
+// Detect finds faces (boxes, no landmarks): the analyzer's detector, so an
+// Analyzer serves as both halves of a track.Tracker.
+func (a *Analyzer) Detect(g *image.Gray) []face.Face { return a.det.Detect(g) }
 
 // Faces finds the faces of img with their landmarks, best score first.
 func (a *Analyzer) Faces(img image.Image) []face.Face {

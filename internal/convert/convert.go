@@ -112,7 +112,7 @@ func Run(ctx context.Context, model *swap.Model, input, output string, o Options
 	}
 	defer w.Abort() // no-op after Close
 
-	tr := &trackStage{tracker: an.Tracker(
+	tr := &trackStage{tracker: track.New(an, an,
 		track.Options{DetectEvery: o.DetectEvery, Smooth: true, FPS: info.FPS})}
 	sw := newSwapStage(model, o)
 	stages := []Stage{tr, sw, &labelStage{mark.NewEmbedder(payload)}}

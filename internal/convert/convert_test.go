@@ -2,9 +2,7 @@ package convert
 
 import (
 	"context"
-	"errors"
 	"image"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -74,21 +72,11 @@ func ffmpeg(t *testing.T, args ...string) {
 
 func frames(t *testing.T, path string) []*image.RGBA {
 	t.Helper()
-	r, err := media.OpenVideo(context.Background(), path)
+	fr, err := media.ReadFrames(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var out []*image.RGBA
-	for {
-		f := r.NewFrame()
-		if err := r.Read(f); errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, f)
-	}
+	return fr
 }
 
 // TestConvert converts 3 s of a real talking-face clip with speech muxed in

@@ -311,7 +311,7 @@ func runVideo(ctx context.Context, an *analyze.Analyzer, input, dir string, opts
 		}
 	}()
 
-	tr := an.Tracker(track.Options{DetectEvery: opts.DetectEvery, Smooth: opts.Smooth, FPS: info.FPS})
+	tr := track.New(an, an, track.Options{DetectEvery: opts.DetectEvery, Smooth: opts.Smooth, FPS: info.FPS})
 	sv := newSaver()
 	noFace := 0
 	for d := range frames {

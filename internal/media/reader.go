@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -228,4 +229,25 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	return r.err
+}
+
+// ReadFrames decodes the first n frames of a video (n ≤ 0: all of them)
+// into memory: for short clips, tests and previews, not whole films.
+func ReadFrames(ctx context.Context, path string, n int) ([]*image.RGBA, error) {
+	r, err := OpenVideo(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []*image.RGBA
+	for n <= 0 || len(out) < n {
+		f := r.NewFrame()
+		if err := r.Read(f); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return out, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

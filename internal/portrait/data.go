@@ -39,7 +39,7 @@ func ReadClip(ctx context.Context, video string, limit int, rep progress.Reporte
 	if err != nil {
 		return nil, err
 	}
-	tr := an.Tracker(track.Options{Smooth: true, FPS: r.Info().FPS})
+	tr := track.New(an, an, track.Options{Smooth: true, FPS: r.Info().FPS})
 	total := r.Info().Frames
 	if limit > 0 && limit < total {
 		total = limit

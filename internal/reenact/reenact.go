@@ -160,7 +160,7 @@ func newTracker(fps float64) (*track.Tracker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return an.Tracker(track.Options{Smooth: true, FPS: fps}), nil
+	return track.New(an, an, track.Options{Smooth: true, FPS: fps}), nil
 }
 
 // trackVideo is the landmarks of the main face (the first track seen) in

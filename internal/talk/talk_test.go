@@ -72,20 +72,11 @@ func bestLag(a, b []float64, maxLag int) (r float64, lag int) {
 
 func readFrames(t *testing.T, path string) []*image.RGBA {
 	t.Helper()
-	r, err := media.OpenVideo(context.Background(), path)
+	fr, err := media.ReadFrames(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var out []*image.RGBA
-	for {
-		f := r.NewFrame()
-		if err := r.Read(f); err != nil {
-			break
-		}
-		out = append(out, f)
-	}
-	return out
+	return fr
 }
 
 // TestTalkAstronautJFK makes the astronaut say jfk.wav and measures the

@@ -202,20 +202,11 @@ func BenchmarkTrack(b *testing.B) {
 // readFrames decodes the first n frames of a sample video.
 func readFrames(t testing.TB, name string, n int) []*image.RGBA {
 	t.Helper()
-	r, err := media.OpenVideo(context.Background(), testmedia.Path(t, name))
-	if err != nil {
-		t.Fatal(err)
+	fr, err := media.ReadFrames(context.Background(), testmedia.Path(t, name), n)
+	if err != nil || len(fr) < n {
+		t.Fatalf("%s: %d frames: %v", name, len(fr), err)
 	}
-	defer r.Close()
-	var out []*image.RGBA
-	for range n {
-		f := r.NewFrame()
-		if err := r.Read(f); err != nil {
-			t.Fatalf("%s: frame %d: %v", name, len(out), err)
-		}
-		out = append(out, f)
-	}
-	return out
+	return fr
 }
 
 // A cut from franck.mp4 to another clip with the face elsewhere, on a
