@@ -9,6 +9,7 @@ import (
 
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/analyze"
+	"github.com/facesynth/facesynth/internal/animate"
 	"github.com/facesynth/facesynth/internal/face"
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/progress"
@@ -81,6 +82,34 @@ func ReadClip(ctx context.Context, video string, limit int, rep progress.Reporte
 // the inside of the mouth, wrinkles, shading).
 func CropTransform(pts []face.Point) align.Transform {
 	return align.ToCrop(pts, Size)
+}
+
+// conditioner builds the generator's input for a frame: the sketches of
+// its landmarks and of the ones before, and the reference frame warped to
+// its landmarks. It keeps a buffer: one per goroutine.
+type conditioner struct {
+	ref    *animate.Animator
+	warped *image.RGBA
+}
+
+func newConditioner(refCrop *image.RGBA, refPts []face.Point) (*conditioner, error) {
+	a, err := animate.New(refCrop, face.Face{Landmarks: refPts})
+	if err != nil {
+		return nil, fmt.Errorf("portrait: reference frame: %w", err)
+	}
+	return &conditioner{ref: a, warped: image.NewRGBA(image.Rect(0, 0, Size, Size))}, nil
+}
+
+// fill writes frame i's input into dst (inChannels planes of Size²), all in
+// the crop that t cuts.
+func (c *conditioner) fill(dst []float32, seq [][]face.Point, i int, t align.Transform) error {
+	n := Context * sketchChannels * Size * Size
+	sketches(dst[:n], seq, i, t)
+	if err := c.ref.RenderPoints(c.warped, t.ApplyAll(seq[i])); err != nil {
+		return fmt.Errorf("portrait: %w", err)
+	}
+	toCHW(dst[n:], c.warped)
+	return nil
 }
 
 // sketches fills dst (Context·3 planes of Size²) with the sketches of

@@ -16,14 +16,24 @@ const Size = 128
 // the same reason).
 const Context = 3
 
-const inChannels = Context * sketchChannels
+// The generator's input is the landmark sketches plus a coarse rendering:
+// a reference frame of the target mesh-warped to the landmarks (what
+// re-enactment without a model shows). Deep Video Portraits likewise feeds
+// the network a rendering of the fitted face model, and the network learns
+// what the coarse rendering gets wrong: the mouth's inside, wrinkles,
+// shading, the hair and collar that a warp drags along.
+const inChannels = Context*sketchChannels + 3
 
-// The generator is a U-Net (Ronneberger et al.; pix2pix's generator):
+// The generator is a U-Net (Ronneberger et al.; pix2pix's generator) that
+// outputs a correction to the warped reference:
 //
-//	sketches 9×128² ─ down 16×64² ─ down 32×32² ─ down 64×16² ─ down 128×8² ─ down 128×4²
-//	                       │            │            │             │              │
-//	face   3×128² ─ out ─ up 16×64² ─ up 32×32² ─ up 64×16² ─ up 128×8² ──────────┘
+//	sketches + warp 12×128² ─ down 16×64² ─ down 32×32² ─ down 64×16² ─ down 128×8² ─ down 128×4²
+//	                               │            │            │             │              │
+//	face = warp + Δ ─ out ─ up 16×64² ─ up 32×32² ─ up 64×16² ─ up 128×8² ─────────────────┘
 //	                  (each up: ×2 nearest, conv 3×3, concatenated with the skip)
+//
+// The last convolution starts at zero, so an untrained renderer returns the
+// warp itself and training can only start from there.
 //
 // down is conv 4×4 stride 2, instance norm (not on the first), LeakyReLU
 // 0.2; up is nearest upsampling, conv 3×3, instance norm, ReLU, which avoids
@@ -84,12 +94,19 @@ func newGenerator(p *torch.Params) *Generator {
 		})
 		in = 2 * c // concatenated with the skip of the same size
 	}
-	g.out = nn.NewConv2d(p, "out", in, 3, 3, torch.ConvOpts{Padding: 1})
+	q := p.Sub("out")
+	g.out = &nn.Conv2d{
+		Weight: q.Constant("weight", 0, true, 3, int64(in), 3, 3),
+		Bias:   q.Constant("bias", 0, true, 3),
+		Opts:   torch.ConvOpts{Padding: 1},
+	}
 	return g
 }
 
-// Forward maps sketches (N, 9, 128, 128) to faces (N, 3, 128, 128) in [0, 1].
-func (g *Generator) Forward(x *torch.Tensor) *torch.Tensor {
+// Forward maps sketches and warp (N, 12, 128, 128; the warp is the last 3
+// channels, RGB in [0, 1]) to faces (N, 3, 128, 128) in [0, 1].
+func (g *Generator) Forward(in *torch.Tensor) *torch.Tensor {
+	x := in
 	skips := make([]*torch.Tensor, len(g.downs))
 	for i, d := range g.downs {
 		x = d.forward(x)
@@ -99,7 +116,8 @@ func (g *Generator) Forward(x *torch.Tensor) *torch.Tensor {
 		x = torch.Cat([]*torch.Tensor{u.forward(x), skips[len(skips)-2-i]}, 1)
 	}
 	x = torch.Upsample(x, 2, torch.Nearest)
-	return torch.Sigmoid(g.out.Forward(x))
+	warp := torch.Narrow(in, 1, inChannels-3, 3)
+	return torch.Clamp(torch.Add(warp, g.out.Forward(x)), 0, 1)
 }
 
 // Discriminator is pix2pix's PatchGAN: it judges overlapping patches of a
@@ -113,7 +131,7 @@ type Discriminator struct {
 
 func newDiscriminator(p *torch.Params) *Discriminator {
 	d := &Discriminator{}
-	in := inChannels + 3
+	in := inChannels + 3 // sketches, warp, and the face judged
 	for i, c := range []int{16, 32, 64} {
 		d.convs = append(d.convs, nn.NewConv2d(p, fmt.Sprintf("conv%d", i+1), in, c, 4, torch.ConvOpts{Stride: 2, Padding: 1}))
 		var norm *nn.InstanceNorm2d

@@ -21,6 +21,7 @@ import (
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/blend"
 	"github.com/facesynth/facesynth/internal/face"
+	"github.com/facesynth/facesynth/internal/media"
 )
 
 // Renderer draws a trained target's face for new landmarks. It remembers
@@ -29,13 +30,26 @@ import (
 // use.
 type Renderer struct {
 	m       *Model
+	cond    *conditioner
 	history [][]face.Point
 	sk      []float32
 }
 
 // Load reads a renderer trained by Train.
 func Load(dir string) (*Renderer, error) {
-	if _, err := ReadState(dir); err != nil {
+	st, err := ReadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := media.LoadImage(filepath.Join(dir, referenceFile))
+	if err != nil {
+		return nil, fmt.Errorf("portrait: %w", err)
+	}
+	if ref.Rect.Dx() != Size || ref.Rect.Dy() != Size || len(st.RefPoints) != face.NumLandmarks {
+		return nil, fmt.Errorf("portrait: %s: reference frame is not a %d px crop with 68 landmarks", dir, Size)
+	}
+	cond, err := newConditioner(ref, st.RefPoints)
+	if err != nil {
 		return nil, err
 	}
 	m, err := NewModel()
@@ -52,7 +66,7 @@ func Load(dir string) (*Renderer, error) {
 		return nil, fmt.Errorf("portrait: %s: not a portrait renderer", dir)
 	}
 	m.params.SetTraining(false)
-	return &Renderer{m: m, sk: make([]float32, inChannels*Size*Size)}, nil
+	return &Renderer{m: m, cond: cond, sk: make([]float32, inChannels*Size*Size)}, nil
 }
 
 // IsModel tells whether dir holds a trained renderer.
@@ -75,7 +89,9 @@ func (r *Renderer) Face(pts []face.Point) (*image.RGBA, align.Transform, error) 
 	if !t.Valid() {
 		return nil, t, fmt.Errorf("portrait: landmarks give no crop")
 	}
-	sketches(r.sk, r.history, len(r.history)-1, t)
+	if err := r.cond.fill(r.sk, r.history, len(r.history)-1, t); err != nil {
+		return nil, t, err
+	}
 	img, err := r.m.render(r.sk)
 	return img, t, err
 }

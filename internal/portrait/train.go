@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/facesynth/facesynth/internal/face"
 	"github.com/facesynth/facesynth/internal/fsutil"
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/plot"
@@ -47,14 +48,19 @@ type Options struct {
 
 // State is the model folder's state.json.
 type State struct {
-	Format  string      `json:"format"`
-	Step    int         `json:"step"`
-	Config  Config      `json:"config"`
-	Video   string      `json:"video"`
-	Train   int         `json:"train_frames"` // frames [0, Train) are training frames; the rest are held out
-	Frames  int         `json:"frames"`
-	Seconds float64     `json:"seconds"`
-	History []LossPoint `json:"history"`
+	Format string `json:"format"`
+	Step   int    `json:"step"`
+	Config Config `json:"config"`
+	Video  string `json:"video"`
+	Train  int    `json:"train_frames"` // frames [0, Train) are training frames; the rest are held out
+	// Reference is the training frame the warp input is made from (the
+	// calmest face), saved as reference.png with its landmarks in crop
+	// coordinates.
+	Reference int          `json:"reference_frame"`
+	RefPoints []face.Point `json:"reference_points"`
+	Frames    int          `json:"frames"`
+	Seconds   float64      `json:"seconds"`
+	History   []LossPoint  `json:"history"`
 }
 
 // LossPoint is the mean losses over a stretch of steps.
@@ -66,13 +72,14 @@ type LossPoint struct {
 }
 
 const (
-	stateFile   = "state.json"
-	weightsFile = "weights.safetensors"
-	optGFile    = "optimizer-g.safetensors"
-	optDFile    = "optimizer-d.safetensors"
-	PreviewFile = "preview.png"
-	LossFile    = "loss.png"
-	format      = "facesynth-portrait-1"
+	stateFile     = "state.json"
+	weightsFile   = "weights.safetensors"
+	optGFile      = "optimizer-g.safetensors"
+	optDFile      = "optimizer-d.safetensors"
+	referenceFile = "reference.png"
+	PreviewFile   = "preview.png"
+	LossFile      = "loss.png"
+	format        = "facesynth-portrait-1"
 )
 
 // Train learns to draw video's face from its landmarks, into modelDir. It
@@ -113,6 +120,17 @@ func Train(ctx context.Context, video, modelDir string, o Options) (*State, erro
 	}
 	if len(train) < c.Batch {
 		return nil, fmt.Errorf("portrait: %s: %d usable training frames, need at least %d", video, len(train), c.Batch)
+	}
+	if st.Step == 0 {
+		st.Reference = face.Calmest(clip.Points[:st.Train])
+		st.RefPoints = CropTransform(clip.Points[st.Reference]).ApplyAll(clip.Points[st.Reference])
+	}
+	if st.Reference < 0 || st.Reference >= clip.Len() || clip.Crops[st.Reference] == nil {
+		return nil, fmt.Errorf("portrait: %s: reference frame %d has no face", video, st.Reference)
+	}
+	cond, err := newConditioner(clip.Crops[st.Reference], st.RefPoints)
+	if err != nil {
+		return nil, err
 	}
 
 	torch.ManualSeed(c.Seed)
@@ -158,7 +176,7 @@ func Train(ctx context.Context, video, modelDir string, o Options) (*State, erro
 	var accN int
 	save := func() error {
 		st.Seconds = before + time.Since(start).Seconds()
-		return saveCheckpoint(modelDir, m, optG, optD, st, clip)
+		return saveCheckpoint(modelDir, m, optG, optD, st, clip, cond)
 	}
 	for {
 		if o.Steps > 0 && st.Step >= o.Steps {
@@ -174,7 +192,9 @@ func Train(ctx context.Context, video, modelDir string, o Options) (*State, erro
 		for b := 0; b < c.Batch; b++ {
 			i := train[rng.IntN(len(train))]
 			t := CropTransform(clip.Points[i])
-			sketches(sk[b*plane:(b+1)*plane], clip.Points, i, t)
+			if err := cond.fill(sk[b*plane:(b+1)*plane], clip.Points, i, t); err != nil {
+				return nil, err
+			}
 			toCHW(real[b*3*Size*Size:(b+1)*3*Size*Size], clip.Crops[i])
 		}
 		l, err := step(m, optG, optD, sk, real, c)
@@ -292,7 +312,10 @@ func fromCHW(src []float32) *image.RGBA {
 // a crash mid-save leaves the previous state.json pointing at files that
 // are all still whole (each is itself written to a temporary name and
 // renamed); then a preview and the loss plot.
-func saveCheckpoint(dir string, m *Model, optG, optD *torch.Adam, st *State, clip *Clip) error {
+func saveCheckpoint(dir string, m *Model, optG, optD *torch.Adam, st *State, clip *Clip, cond *conditioner) error {
+	if err := media.SaveImage(filepath.Join(dir, referenceFile), clip.Crops[st.Reference]); err != nil {
+		return err
+	}
 	if err := m.params.Save(filepath.Join(dir, weightsFile), map[string]string{"format": format}); err != nil {
 		return err
 	}
@@ -309,15 +332,16 @@ func saveCheckpoint(dir string, m *Model, optG, optD *torch.Adam, st *State, cli
 	if err := fsutil.WriteFile(filepath.Join(dir, stateFile), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := media.SaveImage(filepath.Join(dir, PreviewFile), preview(m, clip, st)); err != nil {
+	if err := media.SaveImage(filepath.Join(dir, PreviewFile), preview(m, clip, st, cond)); err != nil {
 		return err
 	}
 	return media.SaveImage(filepath.Join(dir, LossFile), lossPlot(st.History))
 }
 
 // preview shows, for a few training frames and a few held-out ones, the
-// sketch, the rendered face and the real one, side by side.
-func preview(m *Model, clip *Clip, st *State) *image.RGBA {
+// sketch, the warped reference, the rendered face and the real one, side by
+// side.
+func preview(m *Model, clip *Clip, st *State, cond *conditioner) *image.RGBA {
 	var picks []int
 	for _, f := range []float64{0.1, 0.4, 0.7} {
 		picks = append(picks, int(f*float64(st.Train)))
@@ -325,7 +349,7 @@ func preview(m *Model, clip *Clip, st *State) *image.RGBA {
 	for _, f := range []float64{0.3, 0.7} {
 		picks = append(picks, st.Train+int(f*float64(st.Frames-st.Train)))
 	}
-	out := image.NewRGBA(image.Rect(0, 0, 3*Size, len(picks)*Size))
+	out := image.NewRGBA(image.Rect(0, 0, 4*Size, len(picks)*Size))
 	for r, i := range picks {
 		i = nearestFace(clip, i)
 		if i < 0 {
@@ -333,7 +357,9 @@ func preview(m *Model, clip *Clip, st *State) *image.RGBA {
 		}
 		t := CropTransform(clip.Points[i])
 		sk := make([]float32, inChannels*Size*Size)
-		sketches(sk, clip.Points, i, t)
+		if err := cond.fill(sk, clip.Points, i, t); err != nil {
+			continue
+		}
 		gen, err := m.render(sk)
 		if err != nil {
 			continue
@@ -345,7 +371,7 @@ func preview(m *Model, clip *Clip, st *State) *image.RGBA {
 			}
 			skImg.Pix[4*p+3] = 255
 		}
-		for col, img := range []*image.RGBA{skImg, gen, clip.Crops[i]} {
+		for col, img := range []*image.RGBA{skImg, cond.warped, gen, clip.Crops[i]} {
 			draw.Draw(out, image.Rect(col*Size, r*Size, (col+1)*Size, (r+1)*Size), img, image.Point{}, draw.Src)
 		}
 	}

@@ -103,7 +103,7 @@ func Run(ctx context.Context, driver, target, output string, o Options, rep prog
 	if err != nil {
 		return nil, err
 	}
-	n := Neutral(drv)
+	n := face.Calmest(drv)
 	if n < 0 {
 		return nil, fmt.Errorf("%w in the driver %s", ErrNoFace, driver)
 	}
@@ -292,7 +292,7 @@ func reenactVideo(ctx context.Context, drv [][]face.Point, driverNeutral []face.
 	if err != nil {
 		return err
 	}
-	tn := Neutral(tgt)
+	tn := face.Calmest(tgt)
 	if tn < 0 {
 		return fmt.Errorf("%w in the target %s", ErrNoFace, target)
 	}

@@ -73,16 +73,16 @@ func check(t *testing.T, driver, out string, targetNeutral []face.Point, frames 
 	}
 	n := min(len(drv), len(got))
 	drv, got = drv[:n], got[:n]
-	rm := pearson(series(drv, MouthOpening), series(got, MouthOpening))
-	re := pearson(series(drv, EyeOpening), series(got, EyeOpening))
+	rm := pearson(series(drv, face.MouthOpening), series(got, face.MouthOpening))
+	re := pearson(series(drv, face.EyeOpening), series(got, face.EyeOpening))
 	t.Logf("output follows the driver: mouth opening r = %.2f, eye opening r = %.2f over %d frames", rm, re, n)
 	if rm < 0.7 || re < 0.7 {
 		t.Errorf("mouth r = %.2f, eyes r = %.2f; want ≥ 0.7", rm, re)
 	}
 	// Identity: the output's calmest face is the target's shape, not the
 	// driver's.
-	on := got[Neutral(got)]
-	dn := drv[Neutral(drv)]
+	on := got[face.Calmest(got)]
+	dn := drv[face.Calmest(drv)]
 	toTarget, toDriver := shapeDistance(on, targetNeutral), shapeDistance(on, dn)
 	t.Logf("output's neutral face: shape distance %.3f to the target's, %.3f to the driver's", toTarget, toDriver)
 	if toTarget >= 0.7*toDriver {
@@ -155,7 +155,7 @@ func TestReenactVideo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, driver, out, tgt[Neutral(tgt)], frames)
+	check(t, driver, out, tgt[face.Calmest(tgt)], frames)
 }
 
 func TestReenactBadInput(t *testing.T) {

@@ -2,7 +2,6 @@ package reenact
 
 import (
 	"math"
-	"sort"
 
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/face"
@@ -145,50 +144,3 @@ func (r *Retargeter) Points(driver []face.Point, pose align.Transform) []face.Po
 	return out
 }
 
-// Neutral picks a face's neutral frame from a sequence of its landmarks:
-// among the frames whose eyes are at least as open as usual (no blink, no
-// squint), the one with the smallest mouth opening.
-func Neutral(seq [][]face.Point) int {
-	if len(seq) == 0 {
-		return -1
-	}
-	ears := make([]float64, 0, len(seq))
-	for _, p := range seq {
-		if p != nil {
-			ears = append(ears, EyeOpening(p))
-		}
-	}
-	if len(ears) == 0 {
-		return -1
-	}
-	med := medianOf(ears)
-	best, bestOpen := -1, math.Inf(1)
-	for i, p := range seq {
-		if p == nil || EyeOpening(p) < med {
-			continue
-		}
-		if o := MouthOpening(p); o < bestOpen {
-			best, bestOpen = i, o
-		}
-	}
-	return best
-}
-
-// MouthOpening is the gap between the inner lips (62–66) in outer-eye
-// distances (36–45).
-func MouthOpening(p []face.Point) float64 { return dist(p[62], p[66]) / dist(p[36], p[45]) }
-
-// EyeOpening is the mean eye aspect ratio of both eyes (lid gap over eye
-// width; about 0.3 open, under 0.15 closed).
-func EyeOpening(p []face.Point) float64 {
-	ear := func(e []face.Point) float64 {
-		return (dist(e[1], e[5]) + dist(e[2], e[4])) / (2 * dist(e[0], e[3]))
-	}
-	return (ear(p[36:42]) + ear(p[42:48])) / 2
-}
-
-func medianOf(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}

@@ -20,21 +20,6 @@ import (
 	"github.com/facesynth/facesynth/internal/testmedia"
 )
 
-func dist(a, b face.Point) float64 { return math.Hypot(a.X-b.X, a.Y-b.Y) }
-
-// mouthOpening is the gap between the inner lips (points 62 and 66) in
-// outer-eye distances (36–45).
-func mouthOpening(p []face.Point) float64 { return dist(p[62], p[66]) / dist(p[36], p[45]) }
-
-// eyeAspect is the mean eye aspect ratio of both eyes (Soukupová and
-// Čech): lid gap over eye width, about 0.3 open and under 0.15 closed.
-func eyeAspect(p []face.Point) float64 {
-	ear := func(e []face.Point) float64 {
-		return (dist(e[1], e[5]) + dist(e[2], e[4])) / (2 * dist(e[0], e[3]))
-	}
-	return (ear(p[36:42]) + ear(p[42:48])) / 2
-}
-
 func pearson(a, b []float64) float64 {
 	n := float64(len(a))
 	var ma, mb float64
@@ -122,7 +107,7 @@ func TestTalkAstronautJFK(t *testing.T) {
 		if len(faces) != 1 {
 			t.Fatalf("frame %d: %d faces found", i, len(faces))
 		}
-		open[i], ear[i] = mouthOpening(faces[0].Landmarks), eyeAspect(faces[0].Landmarks)
+		open[i], ear[i] = face.MouthOpening(faces[0].Landmarks), face.EyeOpening(faces[0].Landmarks)
 	}
 
 	// Lip sync: the mouth opening follows the speech's loudness. The
