@@ -26,7 +26,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 PKGS=(ca-certificates ffmpeg libdlib-data libtorch-dev libopenblas0-pthread python3-torch
-      espeak-ng pocketsphinx pocketsphinx-en-us libpocketsphinx-dev)
+      espeak-ng pocketsphinx pocketsphinx-en-us chromium)
 # Tools that may already come from elsewhere (a Node.js or compiler install
 # outside Debian's packages): installed from Debian only when missing.
 declare -A TOOLS=([git]=git [g++]=g++ [pkg-config]=pkg-config [npm]=npm)

@@ -16,6 +16,7 @@ import (
 	"github.com/facesynth/facesynth/internal/animate"
 	"github.com/facesynth/facesynth/internal/blend"
 	"github.com/facesynth/facesynth/internal/convert"
+	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/reenact"
 	"github.com/facesynth/facesynth/internal/swap"
@@ -450,7 +451,9 @@ func (s *Server) inputPaths(sp Spec) (map[string]string, error) {
 func (s *Server) execute(ctx context.Context, id string, sp Spec, in map[string]string) (res *Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("studio: %s job crashed: %v\n%s", sp.Kind, p, debug.Stack())
+			// The page gets one line; the stack goes to the server's log.
+			fmt.Fprintf(os.Stderr, "studio: job %s (%s) crashed: %v\n%s", id, sp.Kind, p, debug.Stack())
+			err = fmt.Errorf("studio: %s job crashed: %v", sp.Kind, p)
 		}
 	}()
 	if err := os.MkdirAll(s.jobDir(id), 0o755); err != nil {
@@ -534,7 +537,7 @@ func (s *Server) runSwap(ctx context.Context, id string, sp Spec, in map[string]
 		return r
 	}
 	sum, err := swapjob.Run(ctx, in["source"], in["target"], out, work, swapjob.Options{
-		Arch: arch, Train: p.Train, TrainTotal: true, Faces: p.Faces, Stage: stage,
+		Arch: arch, Train: p.Train, TrainTotal: true, Faces: p.Faces, Stage: stage, Hooks: []swap.Hook{watchHook()},
 		Convert: convert.Options{Color: blend.Reinhard, Smoothing: 0.3, Limit: sp.Limit},
 	})
 	s.statPreviews(id, model)
@@ -567,6 +570,45 @@ func (s *Server) runVerify(ctx context.Context, id string, sp Spec, in map[strin
 		text += "; metadata labelled synthetic"
 	}
 	return &Result{Summary: text, Verify: rep}, nil
+}
+
+// Intervals of the studio's training hook.
+const (
+	previewInterval    = 15 * time.Second
+	checkpointInterval = 10 * time.Minute
+)
+
+// watchHook keeps a swap's training visible and safe by the clock rather
+// than by step counts, which differ a hundredfold between a CPU and a GPU:
+// a preview grid and loss curve from the first step and then every
+// previewInterval, and a checkpoint every checkpointInterval, so even a
+// crashed studio resumes near where it was (a clean stop saves anyway).
+func watchHook() swap.Hook {
+	var lastPreview, lastSave time.Time
+	return swap.Hook{Name: "studio", Every: 1, Run: func(r *swap.Run) error {
+		now := time.Now()
+		if lastSave.IsZero() {
+			lastSave = now
+		}
+		if now.Sub(lastSave) >= checkpointInterval {
+			lastSave = now
+			if err := r.Save(); err != nil {
+				return err
+			}
+		}
+		if !lastPreview.IsZero() && now.Sub(lastPreview) < previewInterval {
+			return nil
+		}
+		lastPreview = now
+		img, err := r.Trainer.Preview(8)
+		if err != nil {
+			return err
+		}
+		if err := media.SaveImage(filepath.Join(r.Dir, swap.PreviewFile), img); err != nil {
+			return err
+		}
+		return media.SaveImage(filepath.Join(r.Dir, swap.LossPlotFile), swap.LossPlot(r.History))
+	}}
 }
 
 // setStage names what a job does before its first progress report.
@@ -635,8 +677,12 @@ func (r *reporter) Report(done, total int, status string) {
 	}
 }
 
-// Done fills the stage's part of the bar.
+// Done fills the stage's part of the bar, unless the job was stopped:
+// working packages call Done on their way out either way.
 func (r *reporter) Done() {
+	if r.ctx.Err() != nil {
+		return
+	}
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if j, ok := r.s.jobs[r.id]; ok && j.State == Running {

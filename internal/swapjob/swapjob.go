@@ -65,6 +65,9 @@ type Options struct {
 	// Stage makes the progress reporter of each stage: one of the Stage
 	// names and the unit it counts ("frames", "steps"). nil: none.
 	Stage func(name, unit string) progress.Reporter
+	// Hooks run during training after the built-in checkpoint and
+	// preview hooks (see swap.Hook).
+	Hooks []swap.Hook
 }
 
 // Summary is what Run did.
@@ -142,7 +145,7 @@ func Run(ctx context.Context, source, target, output, work string, o Options) (*
 	if spent {
 		logf("swap: training budget of %v spent at step %d; converting\n", o.Train, st.Step)
 	} else {
-		topts := swap.Options{Arch: o.Arch, Duration: budget, Resume: resume, Progress: stage(StageTrain, "steps")}
+		topts := swap.Options{Arch: o.Arch, Duration: budget, Resume: resume, Progress: stage(StageTrain, "steps"), Hooks: o.Hooks}
 		res, err := swap.Train(ctx, TargetDir(work), SourceDir(work), modelDir, topts)
 		if err != nil {
 			return nil, err

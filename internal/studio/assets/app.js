@@ -343,7 +343,8 @@ function media(id) {
   if (!u) return el('p', { class: 'muted', text: '(input deleted)' });
   const src = `/api/uploads/${id}`;
   if (u.kind === 'image') return el('img', { src, alt: u.name });
-  if (u.kind === 'video') return el('video', { src, controls: true, preload: 'metadata', muted: true, playsInline: true });
+  // "#t=0.1" makes the player show a frame rather than black before it plays.
+  if (u.kind === 'video') return el('video', { src: src + '#t=0.1', controls: true, preload: 'metadata', muted: true, playsInline: true });
   return el('audio', { src, controls: true, preload: 'metadata' });
 }
 
@@ -360,7 +361,9 @@ function renderResult(card, j) {
     const before = j.spec.kind === 'talk' ? j.spec.photo : j.spec.target;
     const after = el('video', { class: 'result-video', src: `/api/jobs/${j.id}/result?v=${encodeURIComponent(j.finished)}`,
       controls: true, preload: 'auto', playsInline: true });
-    parts.push(el('div', { class: 'compare' },
+    const driver = j.spec.kind === 'reenact' &&
+      el('figure', { class: 'driver' }, el('figcaption', { text: 'driver' }), media(j.spec.driver));
+    parts.push(el('div', { class: 'compare' }, driver,
       el('figure', { class: 'before' }, el('figcaption', { text: 'before' }), media(before)),
       el('figure', { class: 'after' }, el('figcaption', { text: 'after' }), after)));
     const links = el('div', { class: 'links' },
