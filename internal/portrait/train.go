@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/face"
 	"github.com/facesynth/facesynth/internal/fsutil"
 	"github.com/facesynth/facesynth/internal/media"
@@ -170,6 +171,7 @@ func Train(ctx context.Context, video, modelDir string, o Options) (*State, erro
 	plane := inChannels * Size * Size
 	sk := make([]float32, c.Batch*plane)
 	real := make([]float32, c.Batch*3*Size*Size)
+	wt := make([]float32, c.Batch*Size*Size)
 	start := time.Now()
 	before := st.Seconds
 	var acc LossPoint
@@ -196,8 +198,9 @@ func Train(ctx context.Context, video, modelDir string, o Options) (*State, erro
 				return nil, err
 			}
 			toCHW(real[b*3*Size*Size:(b+1)*3*Size*Size], clip.Crops[i])
+			faceWeight(wt[b*Size*Size:(b+1)*Size*Size], t.ApplyAll(clip.Points[i]))
 		}
-		l, err := step(m, optG, optD, sk, real, c)
+		l, err := step(m, optG, optD, sk, real, wt, c)
 		if err != nil {
 			return nil, fmt.Errorf("portrait: step %d: %w", st.Step+1, err)
 		}
@@ -236,7 +239,7 @@ type stepLoss struct{ L1, G, D float64 }
 // step is one pix2pix step: the critic learns real from generated faces
 // for these sketches, then the generator learns to fool it while staying
 // close to the real face (L1).
-func step(m *Model, optG, optD *torch.Adam, sk, real []float32, c Config) (stepLoss, error) {
+func step(m *Model, optG, optD *torch.Adam, sk, real, weight []float32, c Config) (stepLoss, error) {
 	scope := torch.NewScope()
 	defer scope.Close()
 	n := int64(c.Batch)
@@ -263,7 +266,10 @@ func step(m *Model, optG, optD *torch.Adam, sk, real []float32, c Config) (stepL
 	// Generator.
 	dGen := m.D.Forward(x, fake)
 	adv := torch.BCEWithLogits(dGen, torch.OnesLike(dGen))
-	l1 := torch.L1Loss(fake, y)
+	// L1 weighted to the face: the renderer's output is pasted inside
+	// the landmarks' hull, so errors on the background matter a tenth.
+	w := torch.FromFloat32(weight, n, 1, Size, Size)
+	l1 := torch.Div(torch.Sum(torch.Mul(torch.Abs(torch.Sub(fake, y)), w)), torch.MulScalar(torch.Sum(w), 3))
 	lossG := torch.Add(adv, torch.MulScalar(l1, c.L1))
 	if err := optG.ZeroGrad(); err != nil {
 		return stepLoss{}, err
@@ -283,6 +289,15 @@ func step(m *Model, optG, optD *torch.Adam, sk, real []float32, c Config) (stepL
 		return l, errors.New("loss is not a finite number (training diverged)")
 	}
 	return l, nil
+}
+
+// faceWeight is the L1 weight of each crop pixel: 1 inside the face's hull
+// (brows lifted, grown by a few pixels), 0.1 elsewhere.
+func faceWeight(dst []float32, pts []face.Point) {
+	m := align.HullMask(pts, Size, Size, align.BrowLift(0.2), align.Dilate(4))
+	for i, v := range m.Pix {
+		dst[i] = 0.1 + 0.9*float32(v)/255
+	}
 }
 
 // toCHW writes an RGBA crop as planar RGB in [0, 1].
