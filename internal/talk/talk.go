@@ -110,6 +110,24 @@ func Run(ctx context.Context, photo string, sp Speech, output string, o Options,
 	}
 	rep = progress.Of(rep)
 	start := time.Now()
+	tmp, err := os.MkdirTemp("", "facesynth-talk-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	// Listening to the speech (a pocketsphinx process) and finding the
+	// face are independent: do them at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type heard struct {
+		t   *soundtrack
+		err error
+	}
+	speech := make(chan heard, 1)
+	go func() {
+		t, err := speak(ctx, sp, o.FPS, tmp)
+		speech <- heard{t, err}
+	}()
 	img, err := loadPhoto(photo, o.MaxSize)
 	if err != nil {
 		return nil, err
@@ -118,15 +136,11 @@ func Run(ctx context.Context, photo string, sp Speech, output string, o Options,
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, photo)
 	}
-	tmp, err := os.MkdirTemp("", "facesynth-talk-")
-	if err != nil {
-		return nil, err
+	h := <-speech
+	if h.err != nil {
+		return nil, h.err
 	}
-	defer os.RemoveAll(tmp)
-	track, err := speak(ctx, sp, o.FPS, tmp)
-	if err != nil {
-		return nil, err
-	}
+	track := h.t
 	an, err := animate.New(img, f)
 	if err != nil {
 		return nil, fmt.Errorf("talk: %w", err)
