@@ -57,7 +57,7 @@ func runDatasetBuild(ctx context.Context, env *Env, args []string) error {
 func runDatasetSynth(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "dataset synth", "--split train|test -o DIR [--media DIR]")
 	out := fs.String("o", "", "folder for the rendered videos (existing ones are kept)")
-	split := fs.String("split", "train", "which clips: train (60) or test (14, held out: other photos, sentences and voices)")
+	split := fs.String("split", "train", "which clips: train (90) or test (9, held out: other photos, sentences and voices)")
 	mediaDir := fs.String("media", assets.MediaDir(), "folder with the sample media (scripts/fetch-media.sh)")
 	asJSON := fs.Bool("json", false, "progress as JSON lines")
 	pos, err := parse(fs, args)

@@ -14,6 +14,7 @@ import (
 
 func init() {
 	register(command{"sync-score", "estimate how far a video's speech is off its lips (frames) and how sure that is", runSyncScore})
+	trainers["sync"] = runTrainSync
 }
 
 // syncReport is sync-score's answer, also its --json output.

@@ -32,6 +32,7 @@ func runTalk(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.MaxSize, "max-size", 1280, "scale larger photos down to this many pixels on the longer side")
 	fs.IntVar(&o.CRF, "crf", 18, "H.264 quality of the output (lower is better)")
 	asJSON := fs.Bool("json", false, "progress as JSON lines")
+	model := fs.String("model", "", "draw the face with a trained talking-head GAN (facesynth train talk) instead of the animator")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +42,9 @@ func runTalk(ctx context.Context, env *Env, args []string) error {
 	}
 	if *photo == "" || *out == "" || (*audioIn == "") == (*text == "") {
 		return usagef("want --photo IMG, one of --audio FILE or --text \"...\", and -o OUT.mp4")
+	}
+	if *model != "" {
+		return runTalkGAN(ctx, env, *model, *photo, *audioIn, *text, *voice, *out, o, *asJSON)
 	}
 	if o.Emotion, err = animate.ParseEmotion(*emotion); err != nil {
 		return &UsageError{err.Error()}

