@@ -9,4 +9,8 @@ cd "$ROOT"
 bash scripts/setup.sh --no-demo
 for g in /usr/local/go/bin /usr/lib/go-1.23/bin; do [[ -x $g/go ]] && export PATH="$g:$PATH" && break; done
 go vet ./...
+# libgomp spins its idle threads by default, which costs libtorch 3-5x on
+# shared cores; the binary re-executes itself with this set (torch.
+# PassiveOpenMP), test binaries get it here.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 go test -count=1 -timeout 25m "$@" ./...

@@ -6,6 +6,10 @@ import (
 	"os"
 
 	"github.com/facesynth/facesynth/internal/cli"
+	"github.com/facesynth/facesynth/internal/torch"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:])) }
+func main() {
+	torch.PassiveOpenMP()
+	os.Exit(cli.Main(os.Args[1:]))
+}
