@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register(command{"train", "train a model: swap (default) or reenact; see facesynth train KIND -h", runTrain})
+	register(command{"train", "train a model: swap (default), reenact, talk or sync; see facesynth train KIND -h", runTrain})
 	benches["train"] = benchTrain
 	trainers["swap"] = runTrainSwap
 }
