@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/draw"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -15,9 +16,14 @@ const (
 	// half-size copy, so a 5×5 blur keeps them.
 	bandWide = 2
 	// normRadius is the radius over which the filtered frame is divided by
-	// its local mean absolute value: texture and edges would otherwise
-	// outvote the flat regions, where the mark is as strong and the
-	// picture much quieter.
+	// its local mean absolute value d, as d^1.5: texture and edges would
+	// otherwise outvote the flat regions, where the picture is much
+	// quieter. Dividing by d alone would give every region the same say;
+	// the extra √d weighs regions by how well they carry the mark (the
+	// best linear weight is amplitude/noise², and the noise grows with d
+	// faster than the masked amplitude does). Measured on the sample
+	// clips, 1.5 raised the confidence of attacked clips by 3 to 10 % over
+	// 1, and 2 was no better than 1.5.
 	normRadius = 4
 	// normClip clips the normalised frame (in local mean deviations).
 	normClip = 3
@@ -77,7 +83,11 @@ type Detector struct {
 type accum struct {
 	w, h int
 	sum  []float32
-	n    int
+	// dev is the sum of each pixel's local mean deviation (before the
+	// normalisation), which sorts pixels by how busy the picture is there
+	// for the payload's reweighting (see regionWeights).
+	dev []float32
+	n   int
 }
 
 // NewDetector makes a detector for facesynth's key (or WithKey's).
@@ -109,7 +119,7 @@ func (d *Detector) Add(img image.Image) {
 		}
 	}
 	if g == nil {
-		g = &accum{w: w, h: h, sum: make([]float32, w*h)}
+		g = &accum{w: w, h: h, sum: make([]float32, w*h), dev: make([]float32, w*h)}
 		d.groups = append(d.groups, g)
 	}
 	if cap(d.buf) < w*h {
@@ -122,6 +132,9 @@ func (d *Detector) Add(img image.Image) {
 	bandpass(y, d.dev[:w*h], d.tmp[:w*h], w, h)
 	for i, v := range y {
 		g.sum[i] += v
+	}
+	for i, v := range d.dev[:w*h] {
+		g.dev[i] += v
 	}
 	g.n++
 	d.frames++
@@ -183,8 +196,12 @@ func bandpass(y, dev, tmp []float32, w, h int) {
 	// The floor (a quarter of the frame's mean deviation) keeps nearly
 	// flat regions from amplifying their noise without bound.
 	floor := float32(sad/float64(len(y))) * 0.25
+	// d^1.5 in units of the frame's mean deviation (4·floor), so normClip
+	// keeps its meaning.
+	unit := 1 / (4 * floor)
 	for i, v := range y {
-		v /= dev[i] + floor
+		d := dev[i] + floor
+		v /= d * float32(math.Sqrt(float64(d*unit)))
 		y[i] = min(max(v, -normClip), normClip)
 	}
 }
@@ -277,8 +294,12 @@ func (d *Detector) decide(g *accum) Result {
 	r.Confidence = best.z
 	r.Scale = (best.px + best.py) / (2 * tileSize)
 	r.Offset = image.Point{X: (tileSize - best.dx) & tileMask, Y: (tileSize - best.dy) & tileMask}
-	r.Payload, r.PayloadValid = d.decode(best)
-	r.PayloadValid = r.PayloadValid && r.Confidence >= MinPayloadConfidence
+	if r.Confidence >= MinPayloadConfidence {
+		r.Payload, r.PayloadValid = d.decode(best)
+		if !r.PayloadValid {
+			r.Payload, r.PayloadValid = d.decodeWeighted(g, s, best)
+		}
+	}
 	r.Found = r.PayloadValid || r.Confidence >= Threshold
 	if !r.PayloadValid {
 		r.Payload = Payload{}
@@ -518,21 +539,138 @@ func (d *Detector) decode(c candidate) (Payload, bool) {
 	return payloadFromMessage(viterbi(d.softBits(c)))
 }
 
+// decodeWeighted is the second try at the payload, when the plain fold's
+// decoding fails the CRC. Two things make it stronger:
+//
+//   - Every pixel counts by how much mark its region carries. Pixels are
+//     sorted into regionClasses classes by how busy the picture is around
+//     them, and in each class the mark's strength β and the noise σ² are
+//     measured against the sync chips at the found alignment; the pixels
+//     are weighted β/σ² (the weights that maximise the SNR of a sum) before
+//     folding. On the sample clips this raised the SNR of the coded bits
+//     by a quarter at full size and by 5 to 15 % at half size.
+//   - listViterbi offers the payloadListSize best messages to the CRC
+//     instead of one: about 1 dB less signal decodes.
+//
+// The sync chips are known, so the weights cost the payload nothing. The
+// confidence stays the unweighted one: weights fitted to the sync pattern
+// at the best offset would inflate it on unmarked media too. What the
+// second try adds to false positives is its payloadListSize more chances
+// for noise to pass the CRC-24: 33 in all, 2·10⁻⁶ per decision.
+func (d *Detector) decodeWeighted(g *accum, s []float32, c candidate) (Payload, bool) {
+	w := regionWeights(s, g.dev, g.w, g.h, c, d.lay.syncRef)
+	ws := make([]float32, len(s))
+	for i, v := range s {
+		ws[i] = v * w[i]
+	}
+	c.fold = foldTile(ws, g.w, g.h, c.px/tileSize, c.py/tileSize)
+	for _, m := range listViterbi(d.softBits(c), payloadListSize) {
+		if p, ok := payloadFromMessage(m); ok {
+			return p, true
+		}
+	}
+	return Payload{}, false
+}
+
+const (
+	payloadListSize = 32
+	regionClasses   = 8
+)
+
+// regionWeights gives each pixel of the accumulated frame s the weight
+// β/σ² of its class. dev is the accumulated local deviation that sorts
+// pixels into classes (equal numbers in each); ref is the sync pattern,
+// sampled at each pixel's place in the tile under candidate c.
+func regionWeights(s, dev []float32, w, h int, c candidate, ref []float32) []float32 {
+	// Classes by quantile of the deviation, from a sample of a few
+	// thousand pixels (sorting them all would cost more than the rest).
+	step := max(1, len(dev)/4096)
+	sorted := make([]float32, 0, len(dev)/step+1)
+	for i := 0; i < len(dev); i += step {
+		sorted = append(sorted, dev[i])
+	}
+	slices.Sort(sorted)
+	var bounds [regionClasses - 1]float32
+	for k := range bounds {
+		bounds[k] = sorted[(k+1)*len(sorted)/regionClasses]
+	}
+	cls := make([]uint8, len(s))
+	for i, v := range dev {
+		k := 0
+		for k < len(bounds) && v >= bounds[k] {
+			k++
+		}
+		cls[i] = uint8(k)
+	}
+	var st, tt, ss, n [regionClasses]float64
+	sx, sy := c.px/tileSize, c.py/tileSize
+	for y := range h {
+		v := (float64(y)+0.5)/sy - 0.5 - float64(c.dy)
+		v -= math.Floor(v/tileSize) * tileSize
+		y0 := int(v)
+		ty := v - float64(y0)
+		y1 := (y0 + 1) & tileMask
+		y0 &= tileMask
+		for x := range w {
+			u := (float64(x)+0.5)/sx - 0.5 - float64(c.dx)
+			u -= math.Floor(u/tileSize) * tileSize
+			x0 := int(u)
+			tx := u - float64(x0)
+			x1 := (x0 + 1) & tileMask
+			x0 &= tileMask
+			t := (float64(ref[y0*tileSize+x0])*(1-tx)+float64(ref[y0*tileSize+x1])*tx)*(1-ty) +
+				(float64(ref[y1*tileSize+x0])*(1-tx)+float64(ref[y1*tileSize+x1])*tx)*ty
+			i := y*w + x
+			k := cls[i]
+			sv := float64(s[i])
+			st[k] += sv * t
+			tt[k] += t * t
+			ss[k] += sv * sv
+			n[k]++
+		}
+	}
+	// β is measured on the sync chips alone (the payload chips are
+	// independent of them, so they only add noise to the estimate); the
+	// whole mark, all numChips chips, has about numChips/syncChips times
+	// the sync chips' power, which is taken out of the class's variance to
+	// leave the noise. The floor keeps a class where the mark dominates
+	// from getting an unbounded weight.
+	var weights [regionClasses]float32
+	for k := range weights {
+		if tt[k] == 0 || n[k] == 0 {
+			continue
+		}
+		beta := st[k] / tt[k]
+		markPow := beta * beta * tt[k] / n[k] * numChips / syncChips
+		noise := max(ss[k]/n[k]-markPow, 0.1*ss[k]/n[k])
+		if beta > 0 && noise > 0 {
+			weights[k] = float32(beta / noise)
+		}
+	}
+	out := make([]float32, len(s))
+	for i, k := range cls {
+		out[i] = weights[k]
+	}
+	return out
+}
+
 func (d *Detector) softBits(c candidate) []float64 {
 	fold := whitened(c.fold)
 	var chips [numChips]float64
+	taps := axisTaps()
 	for y := range tileSize {
-		r0, r1, ty := chipAxis(y)
+		ty := taps[y]
 		src := ((y + c.dy) & tileMask) * tileSize
+		r0, r1 := ty.chip[0]*chipsPerSide, ty.chip[1]*chipsPerSide
+		u0, u1 := float64(ty.w[0]), float64(ty.w[1])
 		for x := range tileSize {
-			c0, c1, tx := chipAxis(x)
+			tx := taps[x]
 			v := fold[src+((x+c.dx)&tileMask)]
-			t0, t1 := float64(1-tx), float64(tx)
-			u0, u1 := float64(1-ty), float64(ty)
-			chips[r0*chipsPerSide+c0] += v * t0 * u0
-			chips[r0*chipsPerSide+c1] += v * t1 * u0
-			chips[r1*chipsPerSide+c0] += v * t0 * u1
-			chips[r1*chipsPerSide+c1] += v * t1 * u1
+			t0, t1 := float64(tx.w[0]), float64(tx.w[1])
+			chips[r0+tx.chip[0]] += v * t0 * u0
+			chips[r0+tx.chip[1]] += v * t1 * u0
+			chips[r1+tx.chip[0]] += v * t0 * u1
+			chips[r1+tx.chip[1]] += v * t1 * u1
 		}
 	}
 	soft := make([]float64, codedBits)

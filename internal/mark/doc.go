@@ -5,7 +5,7 @@
 //
 //	p := mark.NewPayload()                  // random content id
 //	e := mark.NewEmbedder(p)
-//	for each frame { e.Embed(frame) }       // in place, ~1 ms per 400x300 frame
+//	for each frame { e.Embed(frame) }       // in place, ~1.2 ms per 400x300 frame
 //	opts.Metadata = mark.Labels(p, "swap")  // media.WriterOptions, or media.SaveImageMeta
 //
 // and `facesynth verify` runs a Detector over the frames of a file.
@@ -14,9 +14,13 @@
 //
 // A tile of 128×128 pixels repeats over the frame from its top-left
 // corner. The tile is a 32×32 grid of chips of 4×4 pixels, each +1 or -1,
-// joined by bilinear interpolation, so the pattern is smooth noise in the
-// mid frequencies: fine enough to hide, coarse enough that a half-size copy
-// still resolves a chip as 2 pixels and H.264 at CRF 28 keeps most of it.
+// each blended into its neighbours with weights whose squares add up to 1
+// (chipWeight), so the pattern is smooth noise in the mid frequencies, of
+// the same strength everywhere: fine enough to hide, coarse enough that a
+// half-size copy still resolves a chip as 2 pixels and H.264 at CRF 28
+// keeps most of it. (Version 1 joined chips by bilinear interpolation,
+// whose strength rose and fell on the 4-pixel lattice and showed as a
+// faint grid; its marks are still read.)
 // The key (facesynth's unless WithKey) fixes, through SHA-256 and ChaCha8,
 // every chip's sign and role:
 //
@@ -29,22 +33,28 @@
 //
 // The same change goes to R, G and B, so only luma moves. Its strength is
 // set per frame so the frame's PSNR is 40.5 dB (DefaultPSNR), computed
-// exactly before any pixel changes, including what rounding to 8 bits adds;
+// exactly before any pixel changes, including what rounding to 8 bits adds
+// and what the interpolation of the masking between blocks does to it;
 // rounding uses a fixed dither so changes under half a level survive on
-// average. Perceptual masking is deliberately mild (per 8×8 block, the
-// amplitude follows the square root of the block's mean gradient, between
-// 0.85 and 1.25 times the frame's base, interpolated between blocks):
-// on the sample videos, masking from 0.5 to 2 cost a third of the detection
-// margin of half-size clips, because the detector weighs every region by
-// how quiet it is, and flat skin and background are where the mark is
-// easiest to read. Measured over 576 frames of 12 clips and 12 stills:
-// PSNR min 40.50 dB, mean 40.53 dB.
+// average. Perceptual masking (per 8×8 block, interpolated between
+// blocks): the amplitude is proportional to the block's mean gradient,
+// from 0.8 times the frame's base on flat blocks to 2 times on textured
+// ones, and falls to half within 16 levels of black or white, where a
+// change would be clipped. Flat areas could not be given much less: they
+// are where a half-size copy is read best, and H.264 erases a weak mark
+// there more than in proportion (see maskMin). Measured on 16 real frames
+// (TestFlatVisibility), the mark changes flat pixels (local standard
+// deviation under 2 levels) by 1.48 levels on average, against 1.81 with
+// version 1's masking (0.85 to 1.25 of the base, following the square
+// root of the gradient), and textured ones by 2.63 (2.34). Over 576
+// frames of 12 clips and 12 stills: PSNR min 40.50 dB, mean 40.53 dB.
 //
 // # Finding it
 //
 // Frames are filtered (luma minus its 5×5 mean, divided by the local mean
-// absolute value over 9×9, clipped at 3) and summed: the mark is the same in
-// every frame, so a clip's frames add up its evidence. On the sum:
+// absolute value over 9×9 to the power 1.5, clipped at 3) and summed: the
+// mark is the same in every frame, so a clip's frames add up its evidence.
+// On the sum:
 //
 //  1. Scale. The autocorrelation along each axis peaks at multiples of the
 //     tile period as it appears in the examined frames (128 pixels at the
@@ -63,17 +73,21 @@
 //  3. Payload. At the best alignment each chip is read by correlating the
 //     whitened fold with its footprint, each coded bit is the signed sum of
 //     its 5 chips, and soft-decision Viterbi decoding gives the 64 bits,
-//     believed only when the CRC-24 matches.
+//     believed only when the CRC-24 matches. When it does not, a second
+//     try weighs every pixel by how much mark its kind of region carries
+//     (measured on the sync chips), folds again, and offers the CRC the 32
+//     best messages of a list Viterbi decoder (decodeWeighted).
 //
 // The mark is Found when the payload decodes with a valid CRC at a
 // confidence of at least MinPayloadConfidence, or when the confidence alone
 // reaches Threshold (7.0). On unmarked media the confidence is the maximum
-// of many correlations: mean 4.50, sd 0.30, max 5.51 over 616 trials
+// of many correlations: mean 4.52, sd 0.32, max 5.79 over 616 trials
 // (every 2-second window of the three sample videos and the 12 stills, each
-// with facesynth's key and three wrong keys), and mean 4.50, max 5.74 over
+// with facesynth's key and three wrong keys), and mean 4.48, max 5.18 over
 // 96 wrong-key trials on marked, attacked clips. A Gumbel law fitted to
-// those trials puts P(confidence ≥ 7) at about 1e-5 per trial; a CRC-24 on
-// noise passes once in 2^24 (6e-8). So the false-positive rate is of order
+// those trials puts P(confidence ≥ 7) at about 3e-5 per trial; the two
+// decodings offer the CRC-24 33 messages, which noise passes with
+// probability 33·2⁻²⁴ ≈ 2e-6. So the false-positive rate is of order
 // 1e-5 per clip, against the 1e-3 required, and none of the 712 trials came
 // near the threshold.
 //
@@ -82,10 +96,16 @@
 // CRF 18, then re-encoded with libx264 at CRF 28 plain, at half size, with
 // 10 % cut off one side (left, right, top, bottom or 5 % off each), and at
 // half size and cropped: 48 of 48 attacked clips found with the right
-// payload. Lowest confidence: 12.9 (CRF 28), 12.7 (crop), 8.2 (half size),
-// 7.3 (half size and crop). Single frames are enough without scaling: every
-// marked sample still is found with its payload alone, also as JPEG at
-// quality 90 (confidence 12 to 17).
+// payload. Lowest confidence: 13.6 (CRF 28), 13.6 (crop), 8.0 (half size),
+// 7.4 (half size and crop); with version 1's pattern, masking and decoder
+// 12.9, 12.7, 8.2 and 7.3. The payload of the half-size clips is the
+// weakest link: the signal-to-noise ratio of their coded bits is at least
+// 1.0 and 1.4 on average (version 1: 1.07 and 1.5), which the list
+// decoding turns into about a third of a failed clip expected per run of
+// the 48, from the decoding curve of TestListDecoding's code (version 1,
+// one path: two thirds). Single frames are enough without scaling: every marked sample
+// still is found with its payload alone, also as JPEG at quality 90
+// (confidence 14 to 18).
 //
 // Limits: scales from 0.35 to 2.2 are searched; an aspect-ratio change is
 // found only when each axis's autocorrelation shows its own period;

@@ -41,18 +41,37 @@ func makeOptions(opts []Option) options {
 	return o
 }
 
-// Perceptual masking works on blocks of maskBlock² pixels: a block's
-// amplitude follows the square root of its mean gradient (noise hides in
-// texture, shows on flat skin and sky), between maskMin and maskMax times
-// the frame's base amplitude, and is interpolated between block centres so
-// no block edge appears.
-const maskBlock = 8
-
-var (
-	maskMin   float32 = 0.85
-	maskMax   float32 = 1.25
-	maskGamma         = 0.5
-	maskRef   float32 = 4.0 // mean |gradient| (levels) that gets the base amplitude
+// Perceptual masking works on blocks of maskBlock² pixels, and the
+// amplitudes are interpolated between block centres so no block edge
+// appears. A block's amplitude, relative to the frame's, is
+//
+//   - its mean gradient (|Δx|+|Δy| of luma, levels) over maskRef, between
+//     maskMin and maskMax: noise hides in texture and shows on walls, sky
+//     and smooth skin (the eye's threshold for it rises with the contrast
+//     around it);
+//   - times lumaMask, less near black and white, where part of the change
+//     would be clipped away (and lost, and the mean shifted).
+//
+// Version 1 followed the square root of the gradient between 0.85 and 1.25
+// of the base: flat areas got nearly the full strength. The range is now
+// 0.8 to 2, linear: textured blocks take up to 2.5 times what flat ones
+// do, and since the frame's PSNR is fixed, flat ones give up what textured
+// ones take. maskMin could not go lower: the mark in flat areas is where
+// the detector reads a half-size copy best (the picture there is quiet),
+// and H.264 at CRF 28 erases a weak mark in flat blocks more than in
+// proportion (its quantiser rounds small coefficients to zero: halving the
+// mark there left a quarter of it in a half-size copy). With 0.7 the
+// payload of half-size clips decoded with about the margin version 1 had;
+// 0.8 keeps some of what the better decoder (see decodeWeighted) gained.
+const (
+	maskBlock         = 8
+	maskMin   float32 = 0.8
+	maskMax   float32 = 2
+	maskRef   float32 = 4 // mean gradient (levels) that gets the base amplitude
+	// Within lumaEdge levels of 0 or 255 the amplitude falls linearly to
+	// lumaMin times the rest at black or white.
+	lumaEdge float32 = 16
+	lumaMin  float32 = 0.5
 )
 
 // Embedder adds one payload's mark to frames. It keeps buffers for the last
@@ -75,6 +94,10 @@ type Embedder struct {
 	blockAmp []float32 // per block, then scaled in place
 	blockTE  []float32 // tile energy under each block
 	blockPx  []float32 // pixels in each block
+	blockLum []float32 // mean luma of each block
+	blockEff []float32 // RMS of the interpolated amplitude over each block
+	gradSum  []int32   // per block column, while a block row is summed
+	lumSum   []int32
 	rowAmp   []float32 // blockAmp interpolated to the current row, per block column
 	colBlock []int32   // per pixel column: the block column left of it
 	colT     []float32 // and the weight of the one right of it
@@ -152,6 +175,12 @@ func (e *Embedder) resize(w, h int) {
 	e.w, e.h = w, h
 	e.luma = make([]uint8, w*h)
 	e.blockAmp = make([]float32, bw*bh)
+	e.blockTE = make([]float32, bw*bh)
+	e.blockPx = make([]float32, bw*bh)
+	e.blockLum = make([]float32, bw*bh)
+	e.blockEff = make([]float32, bw*bh)
+	e.gradSum = make([]int32, bw)
+	e.lumSum = make([]int32, bw)
 	e.rowAmp = make([]float32, bw+1)
 	// Horizontal interpolation between block centres, fixed per width.
 	e.colBlock = make([]int32, w)
@@ -170,11 +199,14 @@ func (e *Embedder) resize(w, h int) {
 }
 
 // measure computes each block's relative amplitude from its texture and
-// scales all of them so the frame's RMS change is e.rms.
+// brightness and scales all of them so the frame's RMS change is e.rms.
 func (e *Embedder) measure(img *image.RGBA) {
 	w, h := e.w, e.h
 	bw := (w + maskBlock - 1) / maskBlock
-	for y := range h {
+	// Row by row: luma, and per block column the sums of gradient and
+	// luma, turned into the block's floats when a block row is complete.
+	// The gradient of row y needs row y+1, so luma runs a row ahead.
+	lumaRow := func(y int) {
 		row := img.Pix[img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y):][:4*w]
 		l := e.luma[y*w : (y+1)*w]
 		for x := range l {
@@ -182,41 +214,56 @@ func (e *Embedder) measure(img *image.RGBA) {
 			l[x] = uint8((uint32(p[0]) + 2*uint32(p[1]) + uint32(p[2]) + 2) >> 2)
 		}
 	}
-	for i := range e.blockAmp {
-		e.blockAmp[i] = 0
-	}
-	for y := range h - 1 {
-		l, d := e.luma[y*w:(y+1)*w], e.luma[(y+1)*w:(y+2)*w]
-		brow := e.blockAmp[(y/maskBlock)*bw:]
+	lumaRow(0)
+	for y := range h {
+		if y+1 < h {
+			lumaRow(y + 1)
+		}
+		l := e.luma[y*w : (y+1)*w]
+		d := l // the last row has no vertical gradient
+		if y+1 < h {
+			d = e.luma[(y+1)*w : (y+2)*w]
+		}
+		if y%maskBlock == 0 {
+			clear(e.gradSum)
+			clear(e.lumSum)
+		}
 		for x := range w - 1 {
-			g := absDiff(l[x], l[x+1]) + absDiff(l[x], d[x])
-			brow[uint(x)/maskBlock] += float32(g)
+			e.gradSum[uint(x)/maskBlock] += absDiff(l[x], l[x+1]) + absDiff(l[x], d[x])
+		}
+		for x, v := range l {
+			e.lumSum[uint(x)/maskBlock] += int32(v)
+		}
+		if y%maskBlock == maskBlock-1 || y == h-1 {
+			by := y / maskBlock
+			for bx := range bw {
+				e.blockAmp[by*bw+bx] = float32(e.gradSum[bx])
+				e.blockLum[by*bw+bx] = float32(e.lumSum[bx])
+			}
 		}
 	}
 	const nb = tileSize / maskBlock
 	bh := (h + maskBlock - 1) / maskBlock
-	if len(e.blockTE) != len(e.blockAmp) {
-		e.blockTE = make([]float32, len(e.blockAmp))
-		e.blockPx = make([]float32, len(e.blockAmp))
-	}
 	for by := range bh {
 		ph := min(maskBlock, h-by*maskBlock)
 		for bx := range bw {
 			pw := min(maskBlock, w-bx*maskBlock)
-			mean := e.blockAmp[by*bw+bx] / float32(pw*ph)
-			a := float32(math.Pow(float64(mean/maskRef), maskGamma))
-			e.blockAmp[by*bw+bx] = min(max(a, maskMin), maskMax)
+			i := by*bw + bx
+			n := float32(pw * ph)
+			t := textureMask(e.blockAmp[i] / n)
+			e.blockAmp[i] = t * lumaMask(e.blockLum[i]/n)
 			// The tile's energy under the block (partial blocks at the
 			// right and bottom edge pro rata).
-			e.blockTE[by*bw+bx] = e.blockEnergy[(by%nb)*nb+bx%nb] * float32(pw*ph) / (maskBlock * maskBlock)
-			e.blockPx[by*bw+bx] = float32(pw * ph)
+			e.blockTE[i] = e.blockEnergy[(by%nb)*nb+bx%nb] * n / (maskBlock * maskBlock)
+			e.blockPx[i] = n
 		}
 	}
+	e.effectiveAmp(bw, bh)
 	// The frame's energy after rounding grows monotonically with the
 	// common factor k; bisection finds the k that meets the target.
 	energy := func(k float32) float64 {
 		var s float64
-		for i, a := range e.blockAmp {
+		for i, a := range e.blockEff {
 			ka := k * a
 			s += float64(ka*ka*e.blockTE[i] + e.blockPx[i]*e.rounding(ka))
 		}
@@ -225,7 +272,7 @@ func (e *Embedder) measure(img *image.RGBA) {
 	target := e.rms * e.rms
 	// The amplitude never needs to exceed a few times the target RMS over
 	// the smallest mask: 16 halvings of that bracket are exact enough.
-	lo, hi := float32(0), float32(4*e.rms)/maskMin
+	lo, hi := float32(0), float32(4*e.rms)/(maskMin*lumaMin)
 	for range 16 {
 		mid := (lo + hi) / 2
 		if energy(mid) > target {
@@ -237,6 +284,78 @@ func (e *Embedder) measure(img *image.RGBA) {
 	for i := range e.blockAmp {
 		e.blockAmp[i] *= lo
 	}
+}
+
+// effectiveAmp sets blockEff to the RMS of the amplitude that apply's
+// interpolation between block centres gives each block's pixels: with a
+// mask that changes a lot from block to block it is well below the
+// block's own value beside a flat neighbour, and the frame's PSNR would
+// otherwise come out above the target, spending less of the budget.
+func (e *Embedder) effectiveAmp(bw, bh int) {
+	m := interpMoments()
+	// For each block row, q[k][k2] = Σ M[j][j2]·A[k][j]·A[k2][j2] over the
+	// block's horizontal neighbours j, j2, then the same over the rows.
+	// M is tridiagonal (a pixel never mixes the blocks either side of its
+	// own), which halves the terms.
+	for by := range bh {
+		var rows [3][]float32
+		for k := range 3 {
+			yy := min(max(by+k-1, 0), bh-1)
+			rows[k] = e.blockAmp[yy*bw : (yy+1)*bw]
+		}
+		for bx := range bw {
+			xl, xr := max(bx-1, 0), min(bx+1, bw-1)
+			var a [3][3]float32
+			for k := range 3 {
+				a[k] = [3]float32{rows[k][xl], rows[k][bx], rows[k][xr]}
+			}
+			horiz := func(k, k2 int) float32 {
+				u, v := a[k], a[k2]
+				return m[0][0]*u[0]*v[0] + m[0][1]*(u[0]*v[1]+u[1]*v[0]) +
+					m[1][1]*u[1]*v[1] + m[1][2]*(u[1]*v[2]+u[2]*v[1]) + m[2][2]*u[2]*v[2]
+			}
+			s := m[0][0]*horiz(0, 0) + 2*m[0][1]*horiz(0, 1) + m[1][1]*horiz(1, 1) +
+				2*m[1][2]*horiz(1, 2) + m[2][2]*horiz(2, 2)
+			e.blockEff[by*bw+bx] = float32(math.Sqrt(float64(max(s, 0))))
+		}
+	}
+}
+
+// interpMoments is the mean over a block's pixels, along one axis, of
+// w·wᵀ, w being the pixel's interpolation weights on the blocks before,
+// at and after it.
+var interpMoments = sync.OnceValue(func() (m [3][3]float32) {
+	for x := range maskBlock {
+		var w [3]float32
+		f := (float32(x)+0.5)/maskBlock - 0.5 // position relative to the block centre, in blocks
+		if f < 0 {
+			w[0], w[1] = -f, 1+f
+		} else {
+			w[1], w[2] = 1-f, f
+		}
+		for i := range 3 {
+			for j := range 3 {
+				m[i][j] += w[i] * w[j] / maskBlock
+			}
+		}
+	}
+	return m
+})
+
+// textureMask is the relative amplitude of a block of mean gradient g.
+func textureMask(g float32) float32 {
+	return min(max(g/maskRef, maskMin), maskMax)
+}
+
+// lumaMask is the factor for a block of mean luma y.
+func lumaMask(y float32) float32 {
+	switch {
+	case y < lumaEdge:
+		return lumaMin + (1-lumaMin)*y/lumaEdge
+	case y > 255-lumaEdge:
+		return lumaMin + (1-lumaMin)*(255-y)/lumaEdge
+	}
+	return 1
 }
 
 func absDiff(a, b uint8) int32 {

@@ -68,6 +68,44 @@ func TestPayloadCode(t *testing.T) {
 	}
 }
 
+// List decoding: its best message is the plain Viterbi decoder's, and
+// offering the 32 best to the CRC decodes payloads the best alone misses.
+func TestListDecoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	const trials = 300
+	plain, listed := 0, 0
+	for range trials {
+		p := Payload{Version: uint8(rng.IntN(256)), ContentID: rng.Uint32()}
+		soft := make([]float64, codedBits)
+		for i, b := range convolve(p.message()) {
+			// Amplitude-SNR 1.1: the plain decoder fails about one payload
+			// in five.
+			soft[i] = 1.1*(2*float64(b)-1) + rng.NormFloat64()
+		}
+		list := listViterbi(soft, payloadListSize)
+		if len(list) != payloadListSize || list[0] != viterbi(soft) {
+			t.Fatalf("list of %d, first %x, Viterbi %x", len(list), list[0], viterbi(soft))
+		}
+		if got, ok := payloadFromMessage(list[0]); ok && got == p {
+			plain++
+		}
+		for _, m := range list {
+			if got, ok := payloadFromMessage(m); ok {
+				if got == p {
+					listed++
+				} else {
+					t.Errorf("wrong payload %v passed the CRC (sent %v)", got, p)
+				}
+				break
+			}
+		}
+	}
+	t.Logf("at SNR 1.1: best path decodes %d of %d payloads, the list %d", plain, trials, listed)
+	if listed < trials*93/100 || listed < plain+trials/10 {
+		t.Errorf("the list decoded %d of %d (the best path alone %d)", listed, trials, plain)
+	}
+}
+
 // Stills: the sample images marked at the default strength stay above
 // 40 dB PSNR, and the mark and payload are found in each single image, also
 // after saving as PNG and as JPEG at quality 90.
