@@ -30,18 +30,9 @@ func EyeCentres(pts []face.Point) (left, right face.Point) {
 	if len(pts) < face.NumLandmarks {
 		return face.Point{}, face.Point{}
 	}
-	return mean(pts[36:42]), mean(pts[42:48])
+	return face.Centroid(pts[36:42]), face.Centroid(pts[42:48])
 }
 
-func mean(pts []face.Point) face.Point {
-	var c face.Point
-	for _, p := range pts {
-		c.X += p.X
-		c.Y += p.Y
-	}
-	n := float64(len(pts))
-	return face.Point{X: c.X / n, Y: c.Y / n}
-}
 
 // innerPoints are the landmarks ToCrop fits by default: brows, nose, eyes and
 // mouth (17–67). The jaw line is left out because it moves with speech and
@@ -130,7 +121,7 @@ func BoxFromShape(pts []face.Point) face.Box {
 	// (1,1) → (Right, Bottom) with Right, Bottom inclusive, so the scale is
 	// Right-Left, one less than the box's width.
 	m := dlibMeanShape[:]
-	mm, pm := mean(m), mean(pts)
+	mm, pm := face.Centroid(m), face.Centroid(pts)
 	var num, den float64
 	for i := range m {
 		mx, my := m[i].X-mm.X, m[i].Y-mm.Y

@@ -135,7 +135,7 @@ func liftBrows(pts []face.Point, frac float64) []face.Point {
 	// Image y points down, so "up" is the eye vector turned a quarter turn
 	// counter-clockwise on screen: (ey, -ex).
 	ux, uy := ey/n, -ex/n
-	brows := mean(pts[17:27])
+	brows := face.Centroid(pts[17:27])
 	dist := (brows.X-pts[33].X)*ux + (brows.Y-pts[33].Y)*uy
 	if dist <= 0 {
 		return pts // a shape with the brows below the nose: leave it alone

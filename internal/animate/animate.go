@@ -163,7 +163,7 @@ func New(photo image.Image, f face.Face, opts ...Option) (*Animator, error) {
 	if a.fr.s < minEyeDistance {
 		return nil, fmt.Errorf("animate: the face is too small to animate (%.1f px between the outer eye corners, need %d)", a.fr.s, minEyeDistance)
 	}
-	if c := centroid(a.rest); !image.Pt(int(c.X), int(c.Y)).In(a.photo.Rect) {
+	if c := face.Centroid(a.rest); !image.Pt(int(c.X), int(c.Y)).In(a.photo.Rect) {
 		return nil, fmt.Errorf("animate: the face's centre %v is outside the %dx%d photo", c, b.Dx(), b.Dy())
 	}
 	a.geo = measure(a.rest, a.fr)
@@ -300,12 +300,3 @@ func copyImage(dst, src *image.RGBA) {
 	}
 }
 
-func centroid(pts []face.Point) face.Point {
-	var c face.Point
-	for _, p := range pts {
-		c.X += p.X
-		c.Y += p.Y
-	}
-	n := float64(len(pts))
-	return face.Point{X: c.X / n, Y: c.Y / n}
-}

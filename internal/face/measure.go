@@ -47,3 +47,17 @@ func Calmest(seq [][]Point) int {
 	}
 	return best
 }
+
+// Centroid is the mean of pts (the zero Point for none).
+func Centroid(pts []Point) Point {
+	var c Point
+	if len(pts) == 0 {
+		return c
+	}
+	for _, p := range pts {
+		c.X += p.X
+		c.Y += p.Y
+	}
+	n := float64(len(pts))
+	return Point{X: c.X / n, Y: c.Y / n}
+}
