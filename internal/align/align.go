@@ -33,7 +33,6 @@ func EyeCentres(pts []face.Point) (left, right face.Point) {
 	return face.Centroid(pts[36:42]), face.Centroid(pts[42:48])
 }
 
-
 // innerPoints are the landmarks ToCrop fits by default: brows, nose, eyes and
 // mouth (17–67). The jaw line is left out because it moves with speech and
 // with head turns while the face itself does not.

@@ -299,4 +299,3 @@ func copyImage(dst, src *image.RGBA) {
 		copy(dst.Pix[y*dst.Stride:y*dst.Stride+w], src.Pix[y*src.Stride:y*src.Stride+w])
 	}
 }
-

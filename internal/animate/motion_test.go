@@ -2,6 +2,7 @@ package animate
 
 import (
 	"context"
+	"github.com/facesynth/facesynth/internal/stats"
 	"math"
 	"testing"
 
@@ -152,7 +153,7 @@ func TestHeadMotion(t *testing.T) {
 	for i := range e {
 		rise = append(rise, fast[i]-slow[i])
 	}
-	if r := correlation(brow, rise); r < 0.4 {
+	if r := stats.Pearson(brow, rise); r < 0.4 {
 		t.Errorf("brow raise correlates %.2f with rises in loudness, want > 0.4", r)
 	} else {
 		t.Logf("brow raise vs loudness rises: r = %.2f; brow peak %.2f, sd yaw %.3f pitch %.3f roll %.3f rad",
@@ -187,20 +188,4 @@ func TestHeadMotion(t *testing.T) {
 	if FrameEnergy(nil, 16000, 25) != nil || FrameEnergy([]float32{1}, 0, 25) != nil {
 		t.Error("FrameEnergy of nothing should be nil")
 	}
-}
-
-func correlation(a, b []float64) float64 {
-	n := float64(len(a))
-	var ma, mb float64
-	for i := range a {
-		ma += a[i] / n
-		mb += b[i] / n
-	}
-	var sab, saa, sbb float64
-	for i := range a {
-		sab += (a[i] - ma) * (b[i] - mb)
-		saa += (a[i] - ma) * (a[i] - ma)
-		sbb += (b[i] - mb) * (b[i] - mb)
-	}
-	return sab / math.Sqrt(saa*sbb)
 }

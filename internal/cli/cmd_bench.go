@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/facesynth/facesynth/internal/stats"
 	"image"
 	"io"
 	"os"
@@ -53,18 +54,6 @@ func benchVideo(pos []string, sample string) (string, error) {
 	return assets.Media(sample)
 }
 
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // benchExtract times the whole extraction path (decode, detect every N
 // frames, track, landmarks, align) on a clip, without writing crops, and
 // the detector alone on the same frames.
@@ -95,7 +84,7 @@ func benchExtract(ctx context.Context, env *Env, args []string) error {
 		fps = append(fps, s.FramesPerSec)
 		fmt.Fprintf(env.Stderr, "rep %d: %s\n", i+1, s)
 	}
-	fmt.Fprintf(env.Stdout, "RESULT facesynth extract median %.1f fps (detect every %d, %d frames, reps %v)\n", median(fps), *every, *frames, fps)
+	fmt.Fprintf(env.Stdout, "RESULT facesynth extract median %.1f fps (detect every %d, %d frames, reps %v)\n", stats.Median(fps), *every, *frames, fps)
 
 	// The detector alone, on every 10th of the same frames.
 	det, err := detect.New(detect.DefaultOptions())
@@ -129,6 +118,6 @@ func benchExtract(ctx context.Context, env *Env, args []string) error {
 		ms = append(ms, float64(time.Since(t).Microseconds())/1000/float64(len(grays)))
 	}
 	fmt.Fprintf(env.Stdout, "RESULT facesynth detect median %.2f ms/frame (%d angles, %dx%d)\n",
-		median(ms), len(det.Options().Angles), r.Info().Width, r.Info().Height)
+		stats.Median(ms), len(det.Options().Angles), r.Info().Width, r.Info().Height)
 	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/facesynth/facesynth/internal/stats"
 	"os"
 	"path/filepath"
 
@@ -146,6 +147,6 @@ func benchConvert(ctx context.Context, env *Env, args []string) error {
 		fps = append(fps, s.FPS)
 		fmt.Fprintf(env.Stderr, "rep %d: %s\n", i+1, s)
 	}
-	fmt.Fprintf(env.Stdout, "RESULT facesynth convert %s median %.1f fps (%d frames, reps %v)\n", m.Arch.Name, median(fps), *frames, fps)
+	fmt.Fprintf(env.Stdout, "RESULT facesynth convert %s median %.1f fps (%d frames, reps %v)\n", m.Arch.Name, stats.Median(fps), *frames, fps)
 	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/facesynth/facesynth/internal/stats"
 	"os"
 	"path/filepath"
 
@@ -97,6 +98,6 @@ func benchTalk(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "rep %d: %s\n", i+1, s)
 	}
 	fmt.Fprintf(env.Stdout, "RESULT facesynth talk %dx%d median %.1fx real time (%.0f fps; reps %.1f)\n",
-		last.Size.X, last.Size.Y, median(speed), median(speed)*25, speed)
+		last.Size.X, last.Size.Y, stats.Median(speed), stats.Median(speed)*25, speed)
 	return nil
 }

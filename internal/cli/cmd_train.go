@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/facesynth/facesynth/internal/stats"
 	"strings"
 	"time"
 
@@ -161,7 +162,7 @@ func benchTrain(ctx context.Context, env *Env, args []string) error {
 			lo, hi = min(lo, r), max(hi, r)
 		}
 		fmt.Fprintf(env.Stdout, "RESULT facesynth %s %s median %.2f img/s (min %.2f max %.2f, batch %d, %.1fs)\n",
-			a.Name, md, median(rates), lo, hi, c.Batch, time.Since(t0).Seconds())
+			a.Name, md, stats.Median(rates), lo, hi, c.Batch, time.Since(t0).Seconds())
 	}
 	return nil
 }

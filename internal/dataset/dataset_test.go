@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"github.com/facesynth/facesynth/internal/stats"
 	"image"
 	"math"
 	"os"
@@ -171,29 +172,7 @@ func corrLag(a, b []float64, lag int) float64 {
 			x, y = append(x, a[i]), append(y, b[j])
 		}
 	}
-	return pearson(x, y)
-}
-
-func pearson(x, y []float64) float64 {
-	n := float64(len(x))
-	if n < 2 {
-		return 0
-	}
-	var mx, my float64
-	for i := range x {
-		mx += x[i] / n
-		my += y[i] / n
-	}
-	var sxy, sxx, syy float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	if sxx == 0 || syy == 0 {
-		return 0
-	}
-	return sxy / math.Sqrt(sxx*syy)
+	return stats.Pearson(x, y)
 }
 
 // TestBuildErrors: bad inputs give one dataset- or media-prefixed error

@@ -3,6 +3,7 @@ package reenact
 import (
 	"context"
 	"errors"
+	"github.com/facesynth/facesynth/internal/stats"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,23 +16,6 @@ import (
 	"github.com/facesynth/facesynth/internal/media"
 	"github.com/facesynth/facesynth/internal/testmedia"
 )
-
-func pearson(a, b []float64) float64 {
-	n := float64(min(len(a), len(b)))
-	var ma, mb float64
-	for i := 0; i < int(n); i++ {
-		ma += a[i]
-		mb += b[i]
-	}
-	ma, mb = ma/n, mb/n
-	var sab, saa, sbb float64
-	for i := 0; i < int(n); i++ {
-		sab += (a[i] - ma) * (b[i] - mb)
-		saa += (a[i] - ma) * (a[i] - ma)
-		sbb += (b[i] - mb) * (b[i] - mb)
-	}
-	return sab / math.Sqrt(saa*sbb)
-}
 
 // shapeDistance is the RMS distance between two faces' landmarks after the
 // similarity that best aligns them, in outer-eye distances of b: what is
@@ -73,8 +57,8 @@ func check(t *testing.T, driver, out string, targetNeutral []face.Point, frames 
 	}
 	n := min(len(drv), len(got))
 	drv, got = drv[:n], got[:n]
-	rm := pearson(series(drv, face.MouthOpening), series(got, face.MouthOpening))
-	re := pearson(series(drv, face.EyeOpening), series(got, face.EyeOpening))
+	rm := stats.Pearson(series(drv, face.MouthOpening), series(got, face.MouthOpening))
+	re := stats.Pearson(series(drv, face.EyeOpening), series(got, face.EyeOpening))
 	t.Logf("output follows the driver: mouth opening r = %.2f, eye opening r = %.2f over %d frames", rm, re, n)
 	if rm < 0.7 || re < 0.7 {
 		t.Errorf("mouth r = %.2f, eyes r = %.2f; want ≥ 0.7", rm, re)

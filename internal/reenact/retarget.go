@@ -143,4 +143,3 @@ func (r *Retargeter) Points(driver []face.Point, pose align.Transform) []face.Po
 	}
 	return out
 }
-

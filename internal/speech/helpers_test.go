@@ -35,19 +35,6 @@ func needTool(t testing.TB, name string) {
 	}
 }
 
-func pearson(a, b []float64) float64 {
-	n := float64(len(a))
-	var sa, sb, saa, sbb, sab float64
-	for i := range a {
-		sa += a[i]
-		sb += b[i]
-		saa += a[i] * a[i]
-		sbb += b[i] * b[i]
-		sab += a[i] * b[i]
-	}
-	return (sab - sa*sb/n) / math.Sqrt((saa-sa*sa/n)*(sbb-sb*sb/n))
-}
-
 func opens(m []Mouth) []float64 {
 	v := make([]float64, len(m))
 	for i := range m {

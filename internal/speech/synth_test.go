@@ -3,6 +3,7 @@ package speech
 import (
 	"context"
 	"errors"
+	"github.com/facesynth/facesynth/internal/stats"
 	"math"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ func TestSynthesize(t *testing.T) {
 	// And a timeline from it: the mouth opens on the vowels.
 	n := audio.FrameCount(len(pcm), rate, 25)
 	m := Timeline(phones, audio.Envelope(pcm, rate, 25, n), 25, n)
-	r := pearson(opens(m), floorDB(audio.Envelope(pcm, rate, 25, n)))
+	r := stats.Pearson(opens(m), floorDB(audio.Envelope(pcm, rate, 25, n)))
 	t.Logf("%d phones over %.2f s; r(open, envelope) = %.3f", len(phones), duration, r)
 	if r < 0.6 {
 		t.Errorf("r(open, envelope) = %.3f, want ≥ 0.6", r)

@@ -2,6 +2,7 @@ package speech
 
 import (
 	"context"
+	"github.com/facesynth/facesynth/internal/stats"
 	"math"
 	"testing"
 
@@ -134,9 +135,9 @@ func TestTimelineJFK(t *testing.T) {
 	n := audio.FrameCount(len(pcm), rate, fps)
 	env := audio.Envelope(pcm, rate, fps, n)
 	m := Timeline(phones, env, fps, n)
-	r := pearson(opens(m), floorDB(env))
+	r := stats.Pearson(opens(m), floorDB(env))
 	// Without the envelope, the phones alone must already carry most of it.
-	r0 := pearson(opens(Timeline(phones, nil, fps, n)), floorDB(env))
+	r0 := stats.Pearson(opens(Timeline(phones, nil, fps, n)), floorDB(env))
 	t.Logf("Pearson r(open, envelope dB) = %.3f; from phones alone %.3f", r, r0)
 	if r < 0.75 {
 		t.Errorf("r(open, envelope) = %.3f, want ≥ 0.75", r)
@@ -239,7 +240,7 @@ func TestAcousticTimelineJFK(t *testing.T) {
 	if len(m) != n {
 		t.Fatalf("%d frames, want %d", len(m), n)
 	}
-	r := pearson(opens(m), floorDB(env))
+	r := stats.Pearson(opens(m), floorDB(env))
 	t.Logf("acoustic: Pearson r(open, envelope dB) = %.3f", r)
 	if r < 0.85 {
 		t.Errorf("r(open, envelope) = %.3f, want ≥ 0.85", r)
@@ -261,7 +262,7 @@ func TestAcousticTimelineJFK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rp := pearson(opens(m), opens(Timeline(phones, env, fps, n)))
+		rp := stats.Pearson(opens(m), opens(Timeline(phones, env, fps, n)))
 		t.Logf("acoustic vs phone opening: r = %.3f", rp)
 		if rp < 0.7 {
 			t.Errorf("r(acoustic open, phone open) = %.3f, want ≥ 0.7", rp)

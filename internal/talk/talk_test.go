@@ -3,12 +3,12 @@ package talk
 import (
 	"context"
 	"errors"
+	"github.com/facesynth/facesynth/internal/stats"
 	"image"
 	"image/color"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 
 	"github.com/facesynth/facesynth/internal/analyze"
@@ -19,23 +19,6 @@ import (
 	"github.com/facesynth/facesynth/internal/speech"
 	"github.com/facesynth/facesynth/internal/testmedia"
 )
-
-func pearson(a, b []float64) float64 {
-	n := float64(len(a))
-	var ma, mb float64
-	for i := range a {
-		ma += a[i]
-		mb += b[i]
-	}
-	ma, mb = ma/n, mb/n
-	var sab, saa, sbb float64
-	for i := range a {
-		sab += (a[i] - ma) * (b[i] - mb)
-		saa += (a[i] - ma) * (a[i] - ma)
-		sbb += (b[i] - mb) * (b[i] - mb)
-	}
-	return sab / math.Sqrt(saa*sbb)
-}
 
 // bestLag is the highest correlation of a with b shifted by up to maxLag
 // frames either way.
@@ -48,7 +31,7 @@ func bestLag(a, b []float64, maxLag int) (r float64, lag int) {
 				x, y = append(x, a[i]), append(y, b[j])
 			}
 		}
-		if c := pearson(x, y); c > r {
+		if c := stats.Pearson(x, y); c > r {
 			r, lag = c, l
 		}
 	}
@@ -145,7 +128,7 @@ func TestTalkAstronautJFK(t *testing.T) {
 
 	// Blinks, seen on the output: runs of frames whose eye aspect ratio
 	// falls under 60 % of its median.
-	med := median(ear)
+	med := stats.Median(ear)
 	var blinks, run int
 	var lengths []int
 	for i := range ear {
@@ -197,12 +180,6 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(max(len(v), 1))
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 func meanOutside(photo *image.RGBA, frames []*image.RGBA, region image.Rectangle) float64 {
