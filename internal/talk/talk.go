@@ -158,7 +158,7 @@ func Run(ctx context.Context, photo string, sp Speech, output string, o Options,
 		return nil, err
 	}
 	defer w.Abort() // no-op after Close
-	err = render(ctx, an, img, exprs, payload, func(i int, frame *image.RGBA) error {
+	err = render(ctx, an, exprs, payload, func(i int, frame *image.RGBA) error {
 		rep.Report(i+1, len(exprs), "")
 		return w.Write(frame)
 	})
@@ -276,10 +276,8 @@ func expressions(t *soundtrack, o Options) []animate.Expression {
 
 // render draws every frame on parallel workers (the animator is read-only;
 // each worker has its own watermark embedder) and hands them to write in
-// order. Only the face region differs from the photo, so each worker's
-// frame buffers start as copies of the photo and only that region is
-// restored before the next render.
-func render(ctx context.Context, an *animate.Animator, photo *image.RGBA, exprs []animate.Expression,
+// order. Frame buffers circulate from the workers to write and back.
+func render(ctx context.Context, an *animate.Animator, exprs []animate.Expression,
 	payload mark.Payload, write func(int, *image.RGBA) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -290,7 +288,7 @@ func render(ctx context.Context, an *animate.Animator, photo *image.RGBA, exprs 
 	}
 	free := make(chan *image.RGBA, 2*workers+2)
 	for i := 0; i < cap(free); i++ {
-		free <- clone(photo)
+		free <- image.NewRGBA(an.Bounds())
 	}
 	jobs := make(chan job)
 	pending := make(chan job, cap(free))
@@ -321,9 +319,9 @@ func render(ctx context.Context, an *animate.Animator, photo *image.RGBA, exprs 
 				if !ok {
 					return
 				}
-				// The embedder marked the whole last frame: restore all
-				// of it, not only the face region.
-				copy(buf.Pix, photo.Pix)
+				// Render redraws the whole frame from the photo, so
+				// the mark the last frame got is gone before it is
+				// marked again.
 				if err := an.Render(buf, exprs[j.i]); err != nil {
 					fail(fmt.Errorf("talk: frame %d: %w", j.i, err))
 					close(j.done)
@@ -368,10 +366,4 @@ func render(ctx context.Context, an *animate.Animator, photo *image.RGBA, exprs 
 		return failure
 	}
 	return ctx.Err()
-}
-
-func clone(m *image.RGBA) *image.RGBA {
-	c := image.NewRGBA(m.Rect)
-	copy(c.Pix, m.Pix)
-	return c
 }
