@@ -90,6 +90,7 @@ type Embedder struct {
 	roundNoise []float32
 
 	w, h     int
+	scale    float32 // the common factor measure found for the last frame
 	luma     []uint8
 	blockAmp []float32 // per block, then scaled in place
 	blockTE  []float32 // tile energy under each block
@@ -164,7 +165,7 @@ func (e *Embedder) Embed(img *image.RGBA) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	e.resize(w, h)
 	e.measure(img)
-	e.apply(img)
+	e.apply(img, image.Rect(0, 0, w, h))
 }
 
 func (e *Embedder) resize(w, h int) {
@@ -202,62 +203,8 @@ func (e *Embedder) resize(w, h int) {
 // brightness and scales all of them so the frame's RMS change is e.rms.
 func (e *Embedder) measure(img *image.RGBA) {
 	w, h := e.w, e.h
-	bw := (w + maskBlock - 1) / maskBlock
-	// Row by row: luma, and per block column the sums of gradient and
-	// luma, turned into the block's floats when a block row is complete.
-	// The gradient of row y needs row y+1, so luma runs a row ahead.
-	lumaRow := func(y int) {
-		row := img.Pix[img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y):][:4*w]
-		l := e.luma[y*w : (y+1)*w]
-		for x := range l {
-			p := row[4*x : 4*x+3 : 4*x+3]
-			l[x] = uint8((uint32(p[0]) + 2*uint32(p[1]) + uint32(p[2]) + 2) >> 2)
-		}
-	}
-	lumaRow(0)
-	for y := range h {
-		if y+1 < h {
-			lumaRow(y + 1)
-		}
-		l := e.luma[y*w : (y+1)*w]
-		d := l // the last row has no vertical gradient
-		if y+1 < h {
-			d = e.luma[(y+1)*w : (y+2)*w]
-		}
-		if y%maskBlock == 0 {
-			clear(e.gradSum)
-			clear(e.lumSum)
-		}
-		for x := range w - 1 {
-			e.gradSum[uint(x)/maskBlock] += absDiff(l[x], l[x+1]) + absDiff(l[x], d[x])
-		}
-		for x, v := range l {
-			e.lumSum[uint(x)/maskBlock] += int32(v)
-		}
-		if y%maskBlock == maskBlock-1 || y == h-1 {
-			by := y / maskBlock
-			for bx := range bw {
-				e.blockAmp[by*bw+bx] = float32(e.gradSum[bx])
-				e.blockLum[by*bw+bx] = float32(e.lumSum[bx])
-			}
-		}
-	}
-	const nb = tileSize / maskBlock
-	bh := (h + maskBlock - 1) / maskBlock
-	for by := range bh {
-		ph := min(maskBlock, h-by*maskBlock)
-		for bx := range bw {
-			pw := min(maskBlock, w-bx*maskBlock)
-			i := by*bw + bx
-			n := float32(pw * ph)
-			t := textureMask(e.blockAmp[i] / n)
-			e.blockAmp[i] = t * lumaMask(e.blockLum[i]/n)
-			// The tile's energy under the block (partial blocks at the
-			// right and bottom edge pro rata).
-			e.blockTE[i] = e.blockEnergy[(by%nb)*nb+bx%nb] * n / (maskBlock * maskBlock)
-			e.blockPx[i] = n
-		}
-	}
+	bw, bh := (w+maskBlock-1)/maskBlock, (h+maskBlock-1)/maskBlock
+	e.measureBlocks(img, image.Rect(0, 0, bw, bh))
 	e.effectiveAmp(bw, bh)
 	// The frame's energy after rounding grows monotonically with the
 	// common factor k; bisection finds the k that meets the target.
@@ -283,6 +230,73 @@ func (e *Embedder) measure(img *image.RGBA) {
 	}
 	for i := range e.blockAmp {
 		e.blockAmp[i] *= lo
+	}
+	e.scale = lo
+}
+
+// measureBlocks sets the relative amplitude (texture mask × luma mask),
+// tile energy and pixel count of the blocks in br (block coordinates).
+func (e *Embedder) measureBlocks(img *image.RGBA, br image.Rectangle) {
+	w, h := e.w, e.h
+	bw := (w + maskBlock - 1) / maskBlock
+	x0, x1 := br.Min.X*maskBlock, min(br.Max.X*maskBlock, w)
+	y0, y1 := br.Min.Y*maskBlock, min(br.Max.Y*maskBlock, h)
+	// One column and row past the blocks, where the frame has them: the
+	// gradient at a pixel looks right and down.
+	xe := min(x1+1, w)
+	// Row by row: luma, and per block column the sums of gradient and
+	// luma, turned into the block's floats when a block row is complete.
+	// The gradient of row y needs row y+1, so luma runs a row ahead.
+	lumaRow := func(y int) {
+		row := img.Pix[img.PixOffset(img.Rect.Min.X+x0, img.Rect.Min.Y+y):][:4*(xe-x0)]
+		l := e.luma[y*w+x0 : y*w+xe]
+		for x := range l {
+			p := row[4*x : 4*x+3 : 4*x+3]
+			l[x] = uint8((uint32(p[0]) + 2*uint32(p[1]) + uint32(p[2]) + 2) >> 2)
+		}
+	}
+	lumaRow(y0)
+	for y := y0; y < y1; y++ {
+		if y+1 < h {
+			lumaRow(y + 1)
+		}
+		l := e.luma[y*w : (y+1)*w]
+		d := l // the last row has no vertical gradient
+		if y+1 < h {
+			d = e.luma[(y+1)*w : (y+2)*w]
+		}
+		if y%maskBlock == 0 {
+			clear(e.gradSum)
+			clear(e.lumSum)
+		}
+		for x := x0; x < xe-1; x++ {
+			e.gradSum[uint(x)/maskBlock] += absDiff(l[x], l[x+1]) + absDiff(l[x], d[x])
+		}
+		for x := x0; x < x1; x++ {
+			e.lumSum[uint(x)/maskBlock] += int32(l[x])
+		}
+		if y%maskBlock == maskBlock-1 || y == h-1 {
+			by := y / maskBlock
+			for bx := br.Min.X; bx < br.Max.X; bx++ {
+				e.blockAmp[by*bw+bx] = float32(e.gradSum[bx])
+				e.blockLum[by*bw+bx] = float32(e.lumSum[bx])
+			}
+		}
+	}
+	const nb = tileSize / maskBlock
+	for by := br.Min.Y; by < br.Max.Y; by++ {
+		ph := min(maskBlock, h-by*maskBlock)
+		for bx := br.Min.X; bx < br.Max.X; bx++ {
+			pw := min(maskBlock, w-bx*maskBlock)
+			i := by*bw + bx
+			n := float32(pw * ph)
+			t := textureMask(e.blockAmp[i] / n)
+			e.blockAmp[i] = t * lumaMask(e.blockLum[i]/n)
+			// The tile's energy under the block (partial blocks at the
+			// right and bottom edge pro rata).
+			e.blockTE[i] = e.blockEnergy[(by%nb)*nb+bx%nb] * n / (maskBlock * maskBlock)
+			e.blockPx[i] = n
+		}
 	}
 }
 
@@ -366,12 +380,13 @@ func absDiff(a, b uint8) int32 {
 	return d
 }
 
-// apply adds amplitude × tile to every pixel, the amplitude interpolated
-// bilinearly between block centres.
-func (e *Embedder) apply(img *image.RGBA) {
+// apply adds amplitude × tile to every pixel of r (frame coordinates,
+// origin at img.Rect.Min), the amplitude interpolated bilinearly between
+// block centres.
+func (e *Embedder) apply(img *image.RGBA, r image.Rectangle) {
 	w, h := e.w, e.h
 	bw, bh := (w+maskBlock-1)/maskBlock, (h+maskBlock-1)/maskBlock
-	for y := range h {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
 		// Vertical interpolation between the block rows around y.
 		fy := (float32(y)+0.5)/maskBlock - 0.5
 		by0 := int(math.Floor(float64(fy)))
@@ -386,7 +401,7 @@ func (e *Embedder) apply(img *image.RGBA) {
 		trow := e.tile[(y&tileMask)*tileSize:][:tileSize]
 		drow := ditherTile()[(y&ditherMask)*ditherSize:][:ditherSize]
 		row := img.Pix[img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y):][:4*w]
-		for x := range w {
+		for x := r.Min.X; x < r.Max.X; x++ {
 			bx := e.colBlock[x]
 			a := e.rowAmp[bx] + (e.rowAmp[bx+1]-e.rowAmp[bx])*e.colT[x]
 			// floor(v) as a truncation of v+256, which is positive

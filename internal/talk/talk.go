@@ -158,7 +158,10 @@ func Run(ctx context.Context, photo string, sp Speech, output string, o Options,
 		return nil, err
 	}
 	defer w.Abort() // no-op after Close
-	err = render(ctx, an, exprs, payload, func(i int, frame *image.RGBA) error {
+	// Only the face region moves: the photo is marked once, and each
+	// frame only there (mark.Still).
+	still := mark.NewEmbedder(payload).NewStill(img, an.Region().Add(img.Rect.Min))
+	err = render(ctx, an, exprs, payload, still, func(i int, frame *image.RGBA) error {
 		rep.Report(i+1, len(exprs), "")
 		return w.Write(frame)
 	})
@@ -274,11 +277,12 @@ func expressions(t *soundtrack, o Options) []animate.Expression {
 	return out
 }
 
-// render draws every frame on parallel workers (the animator is read-only;
-// each worker has its own watermark embedder) and hands them to write in
-// order. Frame buffers circulate from the workers to write and back.
+// render draws every frame on parallel workers (the animator and the
+// marked still are read-only; each worker has its own watermark embedder)
+// and hands them to write in order. Frame buffers circulate from the
+// workers to write and back.
 func render(ctx context.Context, an *animate.Animator, exprs []animate.Expression,
-	payload mark.Payload, write func(int, *image.RGBA) error) error {
+	payload mark.Payload, still *mark.Still, write func(int, *image.RGBA) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
@@ -327,7 +331,7 @@ func render(ctx context.Context, an *animate.Animator, exprs []animate.Expressio
 					close(j.done)
 					continue
 				}
-				emb.Embed(buf)
+				emb.EmbedFrame(buf, still)
 				j.done <- buf
 			}
 		}()
