@@ -6,13 +6,12 @@
 //	p := mark.NewPayload()                  // random content id
 //	e := mark.NewEmbedder(p)
 //	for each frame { e.Embed(frame) }       // in place, ~1.2 ms per 400x300 frame
-//
-// A video made from one picture that changes only in part (a talking
-// photo) marks the picture once and each frame only where it changes:
-// s := e.NewStill(photo, region); e.EmbedFrame(frame, s).
 //	opts.Metadata = mark.Labels(p, "swap")  // media.WriterOptions, or media.SaveImageMeta
 //
-// and `facesynth verify` runs a Detector over the frames of a file.
+// and `facesynth verify` runs a Detector over the frames of a file. A video
+// made from one picture that changes only in part (a talking photo) marks
+// the picture once, s := e.NewStill(photo, region), and then each frame
+// only where it changes, e.EmbedFrame(frame, s).
 //
 // # The mark
 //

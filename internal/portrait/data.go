@@ -103,7 +103,7 @@ func newConditioner(refCrop *image.RGBA, refPts []face.Point) (*conditioner, err
 // fill writes frame i's input into dst (inChannels planes of Size²), all in
 // the crop that t cuts.
 func (c *conditioner) fill(dst []float32, seq [][]face.Point, i int, t align.Transform) error {
-	n := Context * sketchChannels * Size * Size
+	n := Context * SketchChannels * Size * Size
 	sketches(dst[:n], seq, i, t)
 	if err := c.ref.RenderPoints(c.warped, t.ApplyAll(seq[i])); err != nil {
 		return fmt.Errorf("portrait: %w", err)
@@ -117,12 +117,12 @@ func (c *conditioner) fill(dst []float32, seq [][]face.Point, i int, t align.Tra
 // earlier frames appear where they were relative to this one, which is the
 // motion the renderer reads. Missing frames repeat the nearest later one.
 func sketches(dst []float32, seq [][]face.Point, i int, t align.Transform) {
-	plane := sketchChannels * Size * Size
+	plane := SketchChannels * Size * Size
 	for k := 0; k < Context; k++ {
 		j := i - k
 		for j < i && (j < 0 || seq[j] == nil) {
 			j++
 		}
-		drawSketch(dst[k*plane:(k+1)*plane], t.ApplyAll(seq[j]), Size)
+		DrawSketch(dst[k*plane:(k+1)*plane], t.ApplyAll(seq[j]), Size)
 	}
 }

@@ -22,7 +22,7 @@ const Context = 3
 // the network a rendering of the fitted face model, and the network learns
 // what the coarse rendering gets wrong: the mouth's inside, wrinkles,
 // shading, the hair and collar that a warp drags along.
-const inChannels = Context*sketchChannels + 3
+const inChannels = Context*SketchChannels + 3
 
 // The generator is a U-Net (Ronneberger et al.; pix2pix's generator) that
 // outputs a correction to the warped reference:

@@ -11,11 +11,11 @@ import (
 // from a jaw line without learning it from shape alone. Deep Video
 // Portraits conditions on renderings of a fitted 3-D face; landmark
 // sketches are the 2-D stand-in that the rest of facesynth already has.
-const sketchChannels = 3
+const SketchChannels = 3
 
 // strokes are the landmark chains drawn into each channel; a negative
 // closing index joins the chain's ends.
-var strokes = [sketchChannels][][2]int{
+var strokes = [SketchChannels][][2]int{
 	// 0: jaw, brows, nose.
 	{{0, 16}, {17, 21}, {22, 26}, {27, 30}, {31, 35}},
 	// 1: eyes (closed loops).
@@ -24,10 +24,10 @@ var strokes = [sketchChannels][][2]int{
 	{{48, -59}, {60, -67}},
 }
 
-// drawSketch draws pts (already in crop coordinates) into dst, a
-// (sketchChannels, size, size) plane set in float32, values 0..1, with
+// DrawSketch draws pts (already in crop coordinates) into dst, a
+// (SketchChannels, size, size) plane set in float32, values 0..1, with
 // lines about two pixels wide. dst is cleared first.
-func drawSketch(dst []float32, pts []face.Point, size int) {
+func DrawSketch(dst []float32, pts []face.Point, size int) {
 	for i := range dst {
 		dst[i] = 0
 	}
