@@ -38,6 +38,13 @@ func audioInput(ctx context.Context, op, path string) (*Info, error) {
 	return info, nil
 }
 
+// onTimeline makes sample 0 of decoded audio time 0 of the file, where its
+// first video frame is: an audio stream that starts later (delayed in the
+// container, as muxers and editors do) is padded with silence, and one
+// that starts earlier is trimmed. Without it, delayed audio would read as
+// if it started with the picture, and lip sync would be judged wrong.
+const onTimeline = "aresample=async=1:first_pts=0"
+
 // ExtractAudio writes the first audio stream of in as a mono 16-bit WAV at
 // rate Hz (0 means DefaultAudioRate), channels mixed down. A file without
 // audio gives ErrNoAudio. The WAV appears at outWav only when complete.
@@ -61,6 +68,7 @@ func ExtractAudio(ctx context.Context, in, outWav string, rate int) error {
 	defer tmp.Abort() // no-op after Commit
 	args := append(append([]string{}, ffArgs...),
 		"-i", fileArg(in), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", strconv.Itoa(rate),
+		"-af", onTimeline,
 		// bitexact: a plain 44-byte header, no LIST chunk naming the encoder.
 		"-c:a", "pcm_s16le", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
 		"-f", "wav", "-y", fileArg(tmp.Name()))
@@ -91,6 +99,7 @@ func ReadAudio(ctx context.Context, path string, rate int) ([]float32, error) {
 	}
 	args := append(append([]string{}, ffArgs...),
 		"-i", fileArg(path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", strconv.Itoa(rate),
+		"-af", onTimeline,
 		"-c:a", "pcm_f32le", "-f", "f32le", "pipe:1")
 	raw, err := run(ctx, op, path, ErrCorrupt, bin, args...)
 	if err != nil {

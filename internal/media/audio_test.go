@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -152,4 +153,52 @@ func TestWriteWAVReadBack(t *testing.T) {
 	wantErr(t, WriteWAV(path, s, 0), ErrInvalid)
 	_, err = ReadAudio(context.Background(), path, -5)
 	wantErr(t, err, ErrInvalid)
+}
+
+// TestDelayedAudio reads a clip whose audio stream starts 0.5 s after its
+// picture (as -itsoffset or an editor leaves it): the samples must keep
+// that half second of silence, so sample 0 is the first frame's time.
+func TestDelayedAudio(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	wav := testmedia.Path(t, "jfk.wav")
+	delayed := filepath.Join(dir, "delayed.mp4")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error",
+		"-f", "lavfi", "-i", "color=c=gray:s=64x48:r=25:d=4",
+		"-itsoffset", "0.5", "-i", wav, "-map", "0:v", "-map", "1:a", "-t", "4",
+		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-y", delayed).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	const rate = 16000
+	got, err := ReadAudio(ctx, delayed, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadAudio(ctx, wav, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lag of the best match between the two, searched over ±1 s.
+	best, bestR := 0, -1.0
+	for lag := -rate; lag <= rate; lag += rate / 100 {
+		if r := correlation(want[:3*rate], got, lag); r > bestR {
+			best, bestR = lag, r
+		}
+	}
+	t.Logf("audio delayed 0.5 s in the container reads %.2f s late (r = %.2f)", float64(best)/rate, bestR)
+	if math.Abs(float64(best)/rate-0.5) > 0.03 || bestR < 0.8 {
+		t.Errorf("read %.2f s late (r = %.2f), want 0.50 s", float64(best)/rate, bestR)
+	}
+	wavOut := filepath.Join(dir, "extracted.wav")
+	if err := ExtractAudio(ctx, delayed, wavOut, rate); err != nil {
+		t.Fatal(err)
+	}
+	ext, err := ReadAudio(ctx, wavOut, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := correlation(got, ext, 0); r < 0.99 {
+		t.Errorf("ExtractAudio disagrees with ReadAudio on the delayed clip: r = %.3f at lag 0", r)
+	}
 }
