@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -56,24 +55,22 @@ func Load() (*Scorer, error) {
 	if err != nil {
 		return nil, errNoModel
 	}
-	// torch loads checkpoints from files: hand it the embedded bytes as one.
-	tmp, err := os.CreateTemp("", "facesynth-syncnet-*.safetensors")
-	if err != nil {
-		return nil, fmt.Errorf("syncnet: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("syncnet: %w", err)
-	}
-	return LoadFile(tmp.Name())
+	return load(func(p *torch.Params) error {
+		_, err := p.LoadBytes(b, ModelFile)
+		return err
+	}, ModelFile)
 }
 
 // LoadFile is a scorer trained by Train and saved at path.
 func LoadFile(path string) (*Scorer, error) {
+	return load(func(p *torch.Params) error {
+		_, err := p.Load(path)
+		return err
+	}, path)
+}
+
+// load builds the network and fills its weights with read.
+func load(read func(*torch.Params) error, name string) (*Scorer, error) {
 	if !torch.Available {
 		return nil, torch.ErrUnavailable
 	}
@@ -83,9 +80,9 @@ func LoadFile(path string) (*Scorer, error) {
 		p.Close()
 		return nil, err
 	}
-	if _, err := p.Load(path); err != nil {
+	if err := read(p); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("syncnet: %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("syncnet: %s: %w", filepath.Base(name), err)
 	}
 	p.SetTraining(false)
 	return &Scorer{p: p, net: net}, nil

@@ -281,6 +281,21 @@ func (p *Params) Load(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.load(ts, meta, path)
+}
+
+// LoadBytes is Load of a safetensors file in memory (a model embedded in
+// the binary); name stands for it in errors.
+func (p *Params) LoadBytes(file []byte, name string) (map[string]string, error) {
+	ts, meta, err := DecodeSafetensors(file, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.load(ts, meta, name)
+}
+
+// load copies ts into the parameters and closes them.
+func (p *Params) load(ts map[string]*Tensor, meta map[string]string, path string) (map[string]string, error) {
 	defer func() {
 		for _, t := range ts {
 			t.Close()

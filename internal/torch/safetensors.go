@@ -176,6 +176,13 @@ func LoadSafetensors(path string) (map[string]*Tensor, map[string]string, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("torch: load safetensors: %w", err)
 	}
+	return DecodeSafetensors(file, path)
+}
+
+// DecodeSafetensors is LoadSafetensors of a file already in memory (a
+// model embedded in the binary); name stands for it in errors.
+func DecodeSafetensors(file []byte, name string) (map[string]*Tensor, map[string]string, error) {
+	path := name
 	entries, meta, start, err := parseSafetensors(file)
 	if err != nil {
 		return nil, nil, fmt.Errorf("torch: load %s: %w", path, err)

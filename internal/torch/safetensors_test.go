@@ -236,3 +236,42 @@ for k in sorted(h):
 		t.Fatalf("python read:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// TestLoadBytes: a checkpoint read from memory gives the same weights as
+// from its file, and a truncated one names the fault.
+func TestLoadBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	src := NewParams()
+	defer src.Close()
+	src.Uniform("a", 1, 3, 4)
+	if err := src.Save(path, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := NewParams()
+	defer dst.Close()
+	dst.Constant("a", 0, true, 3, 4)
+	meta, err := dst.LoadBytes(data, "w.safetensors")
+	if err != nil || meta["k"] != "v" {
+		t.Fatalf("LoadBytes: %v, meta %v", err, meta)
+	}
+	a, err := src.Get("a").Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dst.Get("a").Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("weight %d: %v from memory, %v saved", i, b[i], a[i])
+		}
+	}
+	if _, err := dst.LoadBytes(data[:len(data)-5], "w.safetensors"); err == nil || !strings.Contains(err.Error(), "w.safetensors") {
+		t.Errorf("truncated: %v, want an error naming w.safetensors", err)
+	}
+}
