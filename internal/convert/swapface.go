@@ -7,6 +7,7 @@ import (
 
 	"github.com/facesynth/facesynth/internal/align"
 	"github.com/facesynth/facesynth/internal/blend"
+	"github.com/facesynth/facesynth/internal/face"
 	"github.com/facesynth/facesynth/internal/swap"
 )
 
@@ -73,34 +74,66 @@ func newSwapStage(m *swap.Model, o Options) *swapStage {
 	return &swapStage{model: m, o: o, colour: map[int]*colourState{}}
 }
 
-func (s *swapStage) Process(_ context.Context, f *Frame) error {
+// swapBatch is how many frames the swap stage takes at once. On this
+// 2-core CPU the original model spends 72 ms per face alone, 49 in pairs
+// and 33 in fours; eight gain nothing more.
+const swapBatch = 4
+
+func (s *swapStage) BatchSize() int { return swapBatch }
+
+func (s *swapStage) Process(ctx context.Context, f *Frame) error {
+	return s.ProcessBatch(ctx, []*Frame{f})
+}
+
+// ProcessBatch generates the faces of all frames in one pass of the
+// network, then blends them in frame order (the colour statistics run
+// over time).
+func (s *swapStage) ProcessBatch(_ context.Context, fs []*Frame) error {
 	cs := s.o.CropSize
-	for _, fc := range f.Faces {
-		t := align.ToCrop(fc.Landmarks, cs)
-		if !t.Valid() {
-			continue
+	type job struct {
+		f     *Frame
+		fc    face.Face
+		t     align.Transform
+		crop  *image.RGBA
+		index int // into the network's batch
+	}
+	var jobs []job
+	var crops []image.Image
+	for _, f := range fs {
+		for _, fc := range f.Faces {
+			t := align.ToCrop(fc.Landmarks, cs)
+			if !t.Valid() {
+				continue
+			}
+			crop := align.Crop(f.Img, t, cs)
+			jobs = append(jobs, job{f, fc, t, crop, len(crops)})
+			crops = append(crops, crop)
 		}
-		crop := align.Crop(f.Img, t, cs)
-		gens, masks, err := s.model.Swap([]image.Image{crop}, s.o.Direction)
-		if err != nil {
-			return err
-		}
-		gen := resize(gens[0], cs)
-		mask := s.mask(masks[0], t.ApplyAll(fc.Landmarks), crop)
-		gen, err = s.matchColour(fc.Track, gen, crop, mask)
+	}
+	if len(crops) == 0 {
+		return nil
+	}
+	gens, masks, err := s.model.Swap(crops, s.o.Direction)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		gen := resize(gens[j.index], cs)
+		mask := s.mask(masks[j.index], j.t.ApplyAll(j.fc.Landmarks), j.crop)
+		gen, err = s.matchColour(j.fc.Track, gen, j.crop, mask)
 		if err != nil {
 			return err
 		}
 		var out *image.RGBA
 		if s.o.Blend == BlendAlpha {
-			out, err = blend.Alpha(crop, gen, mask)
+			out, err = blend.Alpha(j.crop, gen, mask)
 		} else {
-			out, err = blend.Poisson(crop, gen, mask, 0)
+			out, err = blend.Poisson(j.crop, gen, mask, 0)
 		}
 		if err != nil {
 			return err
 		}
-		align.Paste(f.Img, out, mask, t)
+		align.Paste(j.f.Img, out, mask, j.t)
 		s.swapped++
 	}
 	return nil
