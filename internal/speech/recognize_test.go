@@ -234,3 +234,33 @@ func TestFill(t *testing.T) {
 		t.Errorf("fill(nil, 2) = %v, want one SIL", got)
 	}
 }
+
+// TestCutAtPauses: long speech is recognised in pieces cut where it is
+// quiet, so no phone is split; on jfk.wav every cut for 2 to 4 pieces lies
+// in a pause (25 dB or more under the loud frames).
+func TestCutAtPauses(t *testing.T) {
+	pcm, rate := jfk(t)
+	const fps = 100
+	n := audio.FrameCount(len(pcm), rate, fps)
+	env := audio.Envelope(pcm, rate, fps, n)
+	ref := percentile(env, 0.9)
+	for pieces := 2; pieces <= 4; pieces++ {
+		cuts := cutAtPauses(pcm, rate, pieces)
+		if len(cuts) != pieces+1 || cuts[0] != 0 || cuts[pieces] != len(pcm) {
+			t.Fatalf("%d pieces: cuts %v", pieces, cuts)
+		}
+		for k := 1; k < pieces; k++ {
+			if cuts[k] <= cuts[k-1] {
+				t.Fatalf("%d pieces: cuts %v not increasing", pieces, cuts)
+			}
+			i := cuts[k] * fps / rate
+			t.Logf("%d pieces: cut %d at %.2f s, %.1f dB under the loud frames", pieces, k, float64(cuts[k])/float64(rate), ref-env[i])
+			if env[i] > ref-25 {
+				t.Errorf("%d pieces: cut %d at %.2f s is only %.1f dB under the loud frames", pieces, k, float64(cuts[k])/float64(rate), ref-env[i])
+			}
+		}
+	}
+	if c := cutAtPauses(pcm, rate, 1); len(c) != 2 {
+		t.Errorf("one piece: cuts %v", c)
+	}
+}
