@@ -44,7 +44,17 @@ type Expression struct {
 	Yaw, Pitch, Roll float64
 	// Emotion shifts mouth corners, brows and eyelids.
 	Emotion Emotion
+	// Gaze turns the eyes from where they look in the photo, in eye
+	// widths (face.Gaze), within ±MaxGaze. It needs irises the animator
+	// could find in the photo (see Animator.Gaze); without them the eyes
+	// keep the photo's gaze.
+	Gaze face.Gaze
 }
+
+// MaxGaze bounds Expression.Gaze: along the eye (X) an iris has room to
+// move about a sixth of the eye's width before the warp would drag it
+// into the corner; across it (Y) the lids cover most of its travel.
+var MaxGaze = face.Gaze{X: 0.17, Y: 0.06}
 
 // MaxOpen is the gap between the inner lips at MouthOpen 1, in outer-eye
 // distances (points 36–45): about 2.5 cm on an adult, an open "ah".
@@ -129,7 +139,16 @@ type Animator struct {
 	midU, halfU float64
 	lipW        [face.NumLandmarks][2]float64 // see lipWeights
 
-	from   []face.Point // rest controls (landmarks, extras) then anchors
+	// Where the irises sit in the photo, relative to each eye: along it
+	// (u, eye widths from its middle) and across the opening (t, 0 at
+	// the upper lid, 1 at the lower). irisOK is false where they could
+	// not be found; the eyes then only follow the lids.
+	irisU, irisT [2]float64
+	irisSide     [2][2]float64 // the side points' u, relative to irisU
+	irisOK       bool
+	gaze         face.Gaze // the photo's, as measured
+
+	from   []face.Point // rest controls (landmarks, extras, irises) then anchors
 	mesh   *warp.Mesh
 	region image.Rectangle
 	mouth  palette
@@ -175,7 +194,8 @@ func New(photo image.Image, f face.Face, opts ...Option) (*Animator, error) {
 
 	// Anchors around the landmarks and the forehead points, which the
 	// ring must also hold.
-	restCtl := withExtras(a.rest, a.rest, a.fr)
+	a.findIrises()
+	restCtl := a.controls(a.rest, face.Gaze{})
 	ring := warp.Ring(restCtl, a.fr.angle(), cfg.margin*a.fr.s, ringAnchors)
 	a.from = append(restCtl, ring...)
 
@@ -183,7 +203,7 @@ func New(photo image.Image, f face.Face, opts ...Option) (*Animator, error) {
 	// more), so that the lips' inner edges are well apart and the mesh
 	// has triangles across the mouth for both closing and opening.
 	open := math.Max(0.5, a.geo.gap/(MaxOpen*a.fr.s))
-	layout := append(withExtras(a.rest, a.Points(Expression{MouthOpen: open}), a.fr), ring...)
+	layout := append(a.controls(a.Points(Expression{MouthOpen: open}), face.Gaze{}), ring...)
 	mesh, err := warp.NewMesh(layout, outlines...)
 	if err != nil {
 		// Landmarks so odd that the lip or eye outlines cross each other:
@@ -244,7 +264,7 @@ func (a *Animator) Rest() Expression {
 // Render draws the frame for e into dst, which must have the photo's size
 // (image.NewRGBA(a.Bounds())); reuse dst from frame to frame.
 func (a *Animator) Render(dst *image.RGBA, e Expression) error {
-	return a.RenderPoints(dst, a.Points(e))
+	return a.RenderGaze(dst, a.Points(e), e.Gaze)
 }
 
 // RenderPoints draws into dst the photo warped so that its 68 landmarks
@@ -252,6 +272,12 @@ func (a *Animator) Render(dst *image.RGBA, e Expression) error {
 // they are further apart than in the photo. Re-enactment calls this with
 // points driven by another face; Points gives them for an Expression.
 func (a *Animator) RenderPoints(dst *image.RGBA, pts []face.Point) error {
+	return a.RenderGaze(dst, pts, face.Gaze{})
+}
+
+// RenderGaze is RenderPoints with the eyes turned by gaze from the
+// photo's (see Expression.Gaze).
+func (a *Animator) RenderGaze(dst *image.RGBA, pts []face.Point, gaze face.Gaze) error {
 	if dst == nil || dst.Rect.Dx() != a.photo.Rect.Dx() || dst.Rect.Dy() != a.photo.Rect.Dy() {
 		got := "nil"
 		if dst != nil {
@@ -262,7 +288,7 @@ func (a *Animator) RenderPoints(dst *image.RGBA, pts []face.Point) error {
 	if len(pts) != face.NumLandmarks {
 		return fmt.Errorf("animate: %d target points, need %d", len(pts), face.NumLandmarks)
 	}
-	to := append(withExtras(a.rest, pts, a.fr), a.from[len(a.from)-ringAnchors:]...)
+	to := append(a.controls(pts, gaze), a.from[len(a.from)-ringAnchors:]...)
 	// Points never fold a triangle on ordinary faces; odd landmarks (a
 	// brow end on the jaw line) or another face's driving points can, and
 	// a fold tears the picture, so smooth out what is there.
@@ -284,7 +310,7 @@ func (a *Animator) Folded(pts []face.Point) int {
 	if len(pts) != face.NumLandmarks {
 		return a.mesh.Len()
 	}
-	to := append(withExtras(a.rest, pts, a.fr), a.from[len(a.from)-ringAnchors:]...)
+	to := append(a.controls(pts, face.Gaze{}), a.from[len(a.from)-ringAnchors:]...)
 	return a.mesh.Folded(to)
 }
 

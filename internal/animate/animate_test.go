@@ -567,7 +567,7 @@ func TestOtherFaces(t *testing.T) {
 		for _, e := range extremes() {
 			pts := a.Points(e)
 			folds += a.Folded(pts)
-			to := append(withExtras(a.rest, pts, a.fr), a.from[len(a.from)-ringAnchors:]...)
+			to := append(a.controls(pts, face.Gaze{}), a.from[len(a.from)-ringAnchors:]...)
 			left += a.mesh.Untangle(a.from, to, len(to)-ringAnchors)
 		}
 		if c.strict && folds != 0 {
