@@ -1,6 +1,9 @@
 package animate
 
 import (
+	"math"
+	"math/rand/v2"
+
 	"github.com/facesynth/facesynth/internal/face"
 )
 
@@ -116,6 +119,65 @@ func (a *Animator) controls(pts []face.Point, gaze face.Gaze) []face.Point {
 			t := clamp(a.irisT[k]+f*gy/max(lo-up, 1e-9), irisRoom.T, 1-irisRoom.T)
 			out = append(out, e.Global(pu, up+t*(lo-up)))
 		}
+	}
+	return out
+}
+
+// Glances: a speaker's eyes do not stay fixed. They rest on one point for
+// a second or a few, then jump (a saccade, 30–50 ms) to another near it,
+// and mostly come back toward the listener. A talking photo whose eyes
+// never move looks like a photo; these are small jumps along the eye.
+const (
+	glanceMeanHold = 2.2  // s between saccades, on average
+	glanceMinHold  = 0.8  // s, the shortest fixation
+	glanceReach    = 0.07 // eye widths: the largest look aside asked for
+	glanceSaccade  = 0.04 // s a jump takes
+)
+
+// Glances returns a gaze curve for n frames at fps (Expression.Gaze):
+// fixations of random length joined by short saccades, every other one a
+// random point within glanceReach of the photo's own gaze along the eye
+// (and a third of that across it), the others back near it. The same
+// seed gives the same curve; a non-positive or NaN fps gives none.
+func Glances(seed uint64, n int, fps float64) []face.Gaze {
+	if n <= 0 {
+		return nil
+	}
+	out := make([]face.Gaze, n)
+	if !(fps > 0) || math.IsInf(fps, 0) {
+		return out
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x676c616e6365))
+	hold := func() float64 {
+		theta := (glanceMeanHold - glanceMinHold) / 2
+		return glanceMinHold + theta*(rng.ExpFloat64()+rng.ExpFloat64())
+	}
+	uniform := func(r float64) float64 { return r * (2*rng.Float64() - 1) }
+	// Saccade k starts at times[k] and ends at fixation targets[k].
+	var times []float64
+	var targets []face.Gaze
+	end := float64(n) / fps
+	for t, k := hold(), 0; t < end; t, k = t+glanceSaccade+hold(), k+1 {
+		g := face.Gaze{X: uniform(glanceReach / 4)}
+		if k%2 == 0 {
+			g = face.Gaze{X: uniform(glanceReach), Y: uniform(glanceReach / 3)}
+		}
+		times, targets = append(times, t), append(targets, g)
+	}
+	var from face.Gaze
+	k := 0
+	for i := range out {
+		ti := float64(i) / fps
+		for k < len(times) && ti >= times[k]+glanceSaccade {
+			from = targets[k]
+			k++
+		}
+		g := from
+		if k < len(times) && ti > times[k] {
+			f := smoothstep(times[k], times[k]+glanceSaccade, ti)
+			g = face.Gaze{X: from.X + f*(targets[k].X-from.X), Y: from.Y + f*(targets[k].Y-from.Y)}
+		}
+		out[i] = g
 	}
 	return out
 }

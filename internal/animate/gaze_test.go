@@ -2,6 +2,7 @@ package animate
 
 import (
 	"image"
+	"math"
 	"testing"
 
 	"github.com/facesynth/facesynth/internal/face"
@@ -68,5 +69,44 @@ func TestGaze(t *testing.T) {
 		if folds != 0 {
 			t.Errorf("%s: turning the eyes folds %d more triangles over the extreme expressions", name, folds)
 		}
+	}
+}
+
+// TestGlances: over a minute the eyes jump between 0.2 and 0.7 times a
+// second, stay within reach, rest between jumps, and the seed decides.
+func TestGlances(t *testing.T) {
+	const fps = 25
+	for seed := uint64(1); seed <= 5; seed++ {
+		g := Glances(seed, 60*fps, fps)
+		jumps, moving := 0, 0
+		for i := 1; i < len(g); i++ {
+			d := math.Hypot(g[i].X-g[i-1].X, g[i].Y-g[i-1].Y)
+			if d > 1e-9 {
+				moving++
+				if i == 1 || math.Hypot(g[i-1].X-g[i-2].X, g[i-1].Y-g[i-2].Y) <= 1e-9 {
+					jumps++
+				}
+			}
+			if math.Abs(g[i].X) > glanceReach || math.Abs(g[i].Y) > glanceReach/3 {
+				t.Fatalf("seed %d frame %d: gaze %+v beyond reach", seed, i, g[i])
+			}
+		}
+		rate := float64(jumps) / 60
+		t.Logf("seed %d: %d saccades in 60 s (%.2f/s), moving in %d frames", seed, jumps, rate, moving)
+		if rate < 0.2 || rate > 0.7 {
+			t.Errorf("seed %d: %.2f saccades/s, want 0.2–0.7", seed, rate)
+		}
+		if moving > 3*jumps {
+			t.Errorf("seed %d: eyes moving in %d frames for %d saccades: they should rest between", seed, moving, jumps)
+		}
+	}
+	a, b := Glances(7, 500, 25), Glances(7, 500, 25)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatal("the same seed gave different glances")
+		}
+	}
+	if g := Glances(1, 10, math.NaN()); len(g) != 10 || g[9] != (face.Gaze{}) {
+		t.Errorf("NaN fps: %v", g)
 	}
 }

@@ -29,7 +29,7 @@ func runTalk(ctx context.Context, env *Env, args []string) error {
 	o := talk.Options{}
 	fs.Float64Var(&o.FPS, "fps", 25, "frame rate")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of blinks and head motion (same seed, same video)")
-	fs.BoolVar(&o.Still, "still", false, "no head motion or brow emphasis (mouth and blinks only)")
+	fs.BoolVar(&o.Still, "still", false, "no head motion, brow emphasis or glances (mouth and blinks only)")
 	fs.IntVar(&o.MaxSize, "max-size", 1280, "scale larger photos down to this many pixels on the longer side")
 	fs.IntVar(&o.CRF, "crf", 18, "H.264 quality of the output (lower is better)")
 	asJSON := fs.Bool("json", false, "progress as JSON lines")

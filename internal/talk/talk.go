@@ -53,8 +53,8 @@ type Options struct {
 	// and a 24-megapixel video helps nobody.
 	MaxSize int
 	CRF     int // H.264 quality (default 18)
-	// Still turns head motion and brow emphasis off (mouth and blinks
-	// only).
+	// Still turns head motion, brow emphasis and glances off (mouth and
+	// blinks only).
 	Still bool
 }
 
@@ -257,6 +257,7 @@ func speak(ctx context.Context, sp Speech, fps float64, tmp string) (*soundtrack
 func expressions(t *soundtrack, o Options) []animate.Expression {
 	n := len(t.mouths)
 	blinks := animate.Blinks(o.Seed, n, o.FPS)
+	glances := animate.Glances(o.Seed, n, o.FPS)
 	yaw, pitch, roll, brow := animate.HeadMotion(o.Seed, t.energy, o.FPS)
 	at := func(v []float64, i int) float64 {
 		if o.Still || i >= len(v) {
@@ -272,6 +273,9 @@ func expressions(t *soundtrack, o Options) []animate.Expression {
 			BrowRaise: at(brow, i),
 			Yaw:       at(yaw, i), Pitch: at(pitch, i), Roll: at(roll, i),
 			Emotion: o.Emotion,
+		}
+		if !o.Still {
+			out[i].Gaze = glances[i]
 		}
 	}
 	return out
