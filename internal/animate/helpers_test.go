@@ -31,7 +31,13 @@ func faces(t testing.TB) *analyze.Analyzer {
 // an Animator for that face.
 func astronaut(t testing.TB) (*image.RGBA, face.Face, *Animator) {
 	t.Helper()
-	img, err := media.LoadImage(testmedia.Path(t, "astronaut.png"))
+	return sample(t, "astronaut.png")
+}
+
+// sample is a sample photo, its largest face and an Animator for it.
+func sample(t testing.TB, name string) (*image.RGBA, face.Face, *Animator) {
+	t.Helper()
+	img, err := media.LoadImage(testmedia.Path(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
