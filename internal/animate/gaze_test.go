@@ -11,8 +11,8 @@ import (
 // TestGaze turns the eyes of two photos left and right and measures the
 // gaze again on the rendered frames (landmarks detected anew, irises
 // found by face.FindGaze): it must move the asked way, by at least 0.3 of
-// the asked amount, and no gaze within MaxGaze may fold the mesh, with
-// any expression.
+// the asked amount, and turning the eyes may fold no triangle that the
+// expression alone does not.
 func TestGaze(t *testing.T) {
 	for _, name := range []string{"astronaut.png", "franck_f1000.png"} {
 		_, _, a := sample(t, name)
