@@ -84,7 +84,7 @@ func FindIrises(img *image.Gray, pts []Point) (irises [2]Point, ok bool) {
 		y0, y1 := int(math.Floor(e.Center.Y-r)), int(math.Ceil(e.Center.Y+r))
 		type px struct {
 			u, v float64
-			l   uint8
+			l    uint8
 		}
 		var in []px
 		for y := max(y0, img.Rect.Min.Y); y <= min(y1, img.Rect.Max.Y-1); y++ {
