@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
+	"github.com/facesynth/facesynth/internal/fewshot"
 	"github.com/facesynth/facesynth/internal/portrait"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/reenact"
+	"github.com/facesynth/facesynth/internal/verify"
 )
 
 func init() {
@@ -25,6 +28,9 @@ func runReenact(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.CRF, "crf", 18, "H.264 quality of the output (lower is better)")
 	fs.IntVar(&o.Limit, "limit", 0, "at most N frames")
 	fs.StringVar(&o.Model, "model", "", "video target: a renderer trained on it (facesynth train reenact) draws the face instead of the mesh warp")
+	fs.StringVar(&o.FewShot, "fewshot", "", "a few-shot model (facesynth train fewshot): fine-tuned on the target, it draws the face over the mesh warp")
+	fs.IntVar(&o.Shots, "shots", 8, "with --fewshot and a video target: K, the frames fine-tuned on (a photo is one)")
+	fs.IntVar(&o.TuneSteps, "tune-steps", fewshot.DefaultTuneSteps, "with --fewshot: fine-tuning steps (0: none)")
 	asJSON := fs.Bool("json", false, "progress as JSON lines")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -46,10 +52,28 @@ func runReenact(ctx context.Context, env *Env, args []string) error {
 	default:
 		return usagef("--pose is target or driver, not %q", *pose)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.FewShot == "" && anySet(set, "shots", "tune-steps") {
+		return usagef("--shots and --tune-steps go with --fewshot")
+	}
+	if o.Shots < 1 || o.TuneSteps < 0 {
+		return usagef("--shots must be at least 1 and --tune-steps not negative")
+	}
+	if verify.IsImage(*target) {
+		if set["shots"] && o.Shots > 1 {
+			return usagef("a photo target gives one frame to fine-tune on; --shots %d needs a video target", o.Shots)
+		}
+		o.Shots = 1
+	}
 	bar := progress.NewBar(env.Stderr, "reenact", "frames", progress.Options{JSON: *asJSON})
 	s, err := reenact.Run(ctx, *driver, *target, *out, o, bar)
 	if err != nil {
 		return err
+	}
+	if t := s.Tune; t != nil {
+		fmt.Fprintf(env.Stdout, "reenact: few-shot model fine-tuned on %d frames for %d steps in %.0f s (face L1 %.4f → %.4f)\n",
+			t.Shots, t.Steps, t.Seconds, t.L1, t.L1Last)
 	}
 	fmt.Fprintf(env.Stdout, "reenact: %s\nreenact: wrote %s\n", s, s.Output)
 	return nil

@@ -26,7 +26,8 @@ var strokes = [SketchChannels][][2]int{
 
 // DrawSketch draws pts (already in crop coordinates) into dst, a
 // (SketchChannels, size, size) plane set in float32, values 0..1, with
-// lines about two pixels wide. dst is cleared first.
+// lines about two pixels wide. dst is cleared first. Package fewshot draws
+// its conditioning with it too, so both models read the same sketches.
 func DrawSketch(dst []float32, pts []face.Point, size int) {
 	for i := range dst {
 		dst[i] = 0

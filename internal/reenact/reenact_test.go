@@ -39,14 +39,14 @@ func series(seq [][]face.Point, f func([]face.Point) float64) []float64 {
 
 // check re-detects the landmarks on the output and compares them with the
 // driver's and the target's.
-func check(t *testing.T, driver, out string, targetNeutral []face.Point, frames int) {
+func check(t *testing.T, driver, out string, targetNeutral []face.Point, frames int, wantGaze bool) {
 	t.Helper()
 	ctx := context.Background()
-	drv, err := trackVideo(ctx, driver, frames)
+	drv, dg, dok, err := trackVideoGaze(ctx, driver, frames)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := trackVideo(ctx, out, frames)
+	got, og, ook, err := trackVideoGaze(ctx, out, frames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +62,28 @@ func check(t *testing.T, driver, out string, targetNeutral []face.Point, frames 
 	t.Logf("output follows the driver: mouth opening r = %.2f, eye opening r = %.2f over %d frames", rm, re, n)
 	if rm < 0.7 || re < 0.7 {
 		t.Errorf("mouth r = %.2f, eyes r = %.2f; want ≥ 0.7", rm, re)
+	}
+	// Gaze: where the eyes look, measured on both (frames where both
+	// show irises), follows the driver's.
+	var gd, gg []float64
+	for i := 0; i < n; i++ {
+		if dok[i] && ook[i] {
+			gd, gg = append(gd, dg[i].X), append(gg, og[i].X)
+		}
+	}
+	rg := stats.Pearson(gd, gg)
+	sd := func(v []float64) float64 {
+		var s, s2 float64
+		for _, x := range v {
+			s, s2 = s+x, s2+x*x
+		}
+		m := s / float64(len(v))
+		return math.Sqrt(max(s2/float64(len(v))-m*m, 0))
+	}
+	t.Logf("gaze (along the eye) follows the driver: r = %.2f over %d frames; spread %.3f driver, %.3f output (eye widths)",
+		rg, len(gd), sd(gd), sd(gg))
+	if wantGaze && (len(gd) < n/2 || rg < 0.5) {
+		t.Errorf("gaze r = %.2f over %d of %d frames; want ≥ 0.5 over half", rg, len(gd), n)
 	}
 	// Identity: the output's calmest face is the target's shape, not the
 	// driver's.
@@ -102,7 +124,7 @@ func TestReenactPhoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, driver, out, an.Faces(img)[0].Landmarks, frames)
+	check(t, driver, out, an.Faces(img)[0].Landmarks, frames, true)
 
 	r, err := media.OpenVideo(ctx, out)
 	if err != nil {
@@ -139,7 +161,8 @@ func TestReenactVideo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, driver, out, tgt[face.Calmest(tgt)], frames)
+	// A video target keeps its own gaze (see reenactVideo).
+	check(t, driver, out, tgt[face.Calmest(tgt)], frames, false)
 }
 
 func TestReenactBadInput(t *testing.T) {
