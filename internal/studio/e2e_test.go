@@ -114,11 +114,14 @@ func TestBrowserTalk(t *testing.T) {
 
 	run("start talk", chromedp.Click("#talk-start", chromedp.ByQuery))
 	id := waitReached(t, reached, 2*time.Minute)
-	// The job is held at frame 100 of 275: 36 %.
+	// The job is held at frame 100 of 275: 36 %. Frame 99 also shows
+	// 36 %, and its report may reach the page a moment before frame 100's,
+	// so the wait is for the frame count itself.
 	cardAt := func(pct string) string {
 		return fmt.Sprintf(`(() => {
 			const c = document.querySelector('.job[data-id=%q]');
 			return c && c.dataset.state === 'running' && c.querySelector('.pct').textContent === %q &&
+				c.querySelector('.stage').textContent === 'render 100/275 frames' &&
 				[c.querySelector('.stage').textContent, c.querySelector('.eta').textContent];
 		})()`, id, pct)
 	}
