@@ -323,43 +323,48 @@ func (m *Model) metaStep(optG, optD *torch.Adam, b *batch, c Config) (stepLoss, 
 	fake := m.G.Forward(sk, m.psi(e))
 	w := m.D.column(b.videos)
 
-	// D: hinge loss, and the match term's pull on W.
+	// D also pulls W_i toward ê_i, and G, E and P keep ê_i near W_i (the
+	// match term, both ways).
+	toE := torch.MulScalar(torch.Mean(torch.Abs(torch.Sub(w, torch.Detach(e)))), c.Match)
+	match := torch.Mean(torch.Abs(torch.Sub(torch.Detach(w), e)))
+	return m.adversarialStep(optG, optD, real, fake, sk, weight, w, c, toE, torch.MulScalar(match, c.Match), match)
+}
+
+// adversarialStep is what meta-learning and fine-tuning steps share once
+// G has drawn fake for real under sketches sk and w is D's projection
+// column for the identity: D's hinge update (plus extraD), then G's update
+// on fooling the updated D, matching D's features of the real frame (taken
+// from D's own pass, before its update: one pass fewer), the face-weighted
+// L1, DSSIM, plus extraG. match is only reported.
+func (m *Model) adversarialStep(optG, optD *torch.Adam, real, fake, sk, weight, w *torch.Tensor, c Config,
+	extraD, extraG, match *torch.Tensor) (stepLoss, error) {
 	rReal, fReal := m.D.Forward(real, sk, w)
 	rFake, _ := m.D.Forward(torch.Detach(fake), sk, w)
 	lossD := torch.Add(torch.Mean(torch.ReLU(torch.SubFrom(1, rReal))), torch.Mean(torch.ReLU(torch.AddScalar(rFake, 1))))
-	lossD = torch.Add(lossD, torch.MulScalar(torch.Mean(torch.Abs(torch.Sub(w, torch.Detach(e)))), c.Match))
-	if err := optD.ZeroGrad(); err != nil {
-		return stepLoss{}, err
+	if extraD != nil {
+		lossD = torch.Add(lossD, extraD)
 	}
-	if err := lossD.Backward(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := optD.Step(); err != nil {
+	if err := optD.Minimize(lossD); err != nil {
 		return stepLoss{}, err
 	}
 
-	// G, E, P: fool the (updated) D, match its features of the real frame
-	// (taken from the pass above, before D's update: one pass fewer),
-	// reconstruct the frame, and keep ê_i near W_i.
 	rGen, fFake := m.D.Forward(fake, sk, torch.Detach(w))
 	adv := torch.Neg(torch.Mean(rGen))
 	fm := featureMatch(fReal, fFake)
 	l1 := torch.Div(torch.Sum(torch.Mul(torch.Abs(torch.Sub(fake, real)), weight)), torch.MulScalar(torch.Sum(weight), 3))
-	match := torch.Mean(torch.Abs(torch.Sub(torch.Detach(w), e)))
 	lossG := torch.Add(adv, torch.MulScalar(l1, c.L1))
 	lossG = torch.Add(lossG, torch.MulScalar(fm, c.FM))
-	lossG = torch.Add(lossG, torch.MulScalar(match, c.Match))
+	if extraG != nil {
+		lossG = torch.Add(lossG, extraG)
+	}
 	if c.DSSIM > 0 {
 		lossG = torch.Add(lossG, torch.MulScalar(torch.DSSIM(fake, real, 7, 1.5), c.DSSIM))
 	}
-	if err := optG.ZeroGrad(); err != nil {
+	if err := optG.Minimize(lossG); err != nil {
 		return stepLoss{}, err
 	}
-	if err := lossG.Backward(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := optG.Step(); err != nil {
-		return stepLoss{}, err
+	if match == nil {
+		match = torch.MulScalar(l1, 0)
 	}
 	return lossValues(l1, adv, lossD, fm, match)
 }

@@ -189,37 +189,7 @@ func (r *Renderer) tuneStep(optG, optD *torch.Adam, b *batch, c Config) (stepLos
 	fake := m.G.Forward(sk, torch.Expand(r.psi, n, -1))
 	w := torch.Expand(torch.Unsqueeze(r.tuned.Get("w"), 0), n, -1)
 
-	rReal, fReal := m.D.Forward(real, sk, w)
-	rFake, _ := m.D.Forward(torch.Detach(fake), sk, w)
-	lossD := torch.Add(torch.Mean(torch.ReLU(torch.SubFrom(1, rReal))), torch.Mean(torch.ReLU(torch.AddScalar(rFake, 1))))
-	if err := optD.ZeroGrad(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := lossD.Backward(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := optD.Step(); err != nil {
-		return stepLoss{}, err
-	}
-
-	rGen, fFake := m.D.Forward(fake, sk, torch.Detach(w))
-	adv := torch.Neg(torch.Mean(rGen))
-	fm := featureMatch(fReal, fFake)
-	l1 := torch.Div(torch.Sum(torch.Mul(torch.Abs(torch.Sub(fake, real)), weight)), torch.MulScalar(torch.Sum(weight), 3))
-	lossG := torch.Add(torch.Add(adv, torch.MulScalar(l1, c.L1)), torch.MulScalar(fm, c.FM))
-	if c.DSSIM > 0 {
-		lossG = torch.Add(lossG, torch.MulScalar(torch.DSSIM(fake, real, 7, 1.5), c.DSSIM))
-	}
-	if err := optG.ZeroGrad(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := lossG.Backward(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := optG.Step(); err != nil {
-		return stepLoss{}, err
-	}
-	return lossValues(l1, adv, lossD, fm, torch.MulScalar(l1, 0)) // no match term here
+	return m.adversarialStep(optG, optD, real, fake, sk, weight, w, c, nil, nil, nil) // no match term here
 }
 
 // Close frees the weights.

@@ -253,13 +253,7 @@ func step(m *Model, optG, optD *torch.Adam, sk, real, weight []float32, c Config
 	lossD := torch.MulScalar(torch.Add(
 		torch.BCEWithLogits(dReal, torch.OnesLike(dReal)),
 		torch.BCEWithLogits(dFake, torch.ZerosLike(dFake))), 0.5)
-	if err := optD.ZeroGrad(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := lossD.Backward(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := optD.Step(); err != nil {
+	if err := optD.Minimize(lossD); err != nil {
 		return stepLoss{}, err
 	}
 
@@ -271,13 +265,7 @@ func step(m *Model, optG, optD *torch.Adam, sk, real, weight []float32, c Config
 	w := torch.FromFloat32(weight, n, 1, Size, Size)
 	l1 := torch.Div(torch.Sum(torch.Mul(torch.Abs(torch.Sub(fake, y)), w)), torch.MulScalar(torch.Sum(w), 3))
 	lossG := torch.Add(adv, torch.MulScalar(l1, c.L1))
-	if err := optG.ZeroGrad(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := lossG.Backward(); err != nil {
-		return stepLoss{}, err
-	}
-	if err := optG.Step(); err != nil {
+	if err := optG.Minimize(lossG); err != nil {
 		return stepLoss{}, err
 	}
 	v, err := torch.Stack([]*torch.Tensor{l1, adv, lossD}, 0).Float32s()

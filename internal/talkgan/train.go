@@ -185,13 +185,7 @@ func (t *Trainer) TrainStep() (Losses, error) {
 	dSync := torch.Add(torch.BCEWithLogits(syncReal, ones(n)),
 		torch.MulScalar(torch.Add(torch.BCEWithLogits(syncOff, zeros(n)), torch.BCEWithLogits(syncFake, zeros(n))), 0.5))
 	dLoss := torch.Add(torch.Add(dFrame, dSeq), dSync)
-	if err := t.optD.ZeroGrad(); err != nil {
-		return Losses{}, err
-	}
-	if err := dLoss.Backward(); err != nil {
-		return Losses{}, err
-	}
-	if err := t.optD.Step(); err != nil {
+	if err := t.optD.Minimize(dLoss); err != nil {
 		return Losses{}, err
 	}
 
@@ -204,13 +198,7 @@ func (t *Trainer) TrainStep() (Losses, error) {
 	l1 := torch.L1Loss(lower(fake), lower(real))
 	gLoss := torch.Add(torch.Add(torch.MulScalar(advFrame, c.WFrame), torch.MulScalar(advSeq, c.WSeq)),
 		torch.Add(torch.MulScalar(advSync, c.WSync), torch.MulScalar(l1, c.WL1)))
-	if err := t.optG.ZeroGrad(); err != nil {
-		return Losses{}, err
-	}
-	if err := gLoss.Backward(); err != nil {
-		return Losses{}, err
-	}
-	if err := t.optG.Step(); err != nil {
+	if err := t.optG.Minimize(gLoss); err != nil {
 		return Losses{}, err
 	}
 	var l Losses

@@ -125,6 +125,20 @@ func (o *Adam) ZeroGrad() error {
 	return nil
 }
 
+// Minimize takes one step down loss: the parameters' old gradients are
+// dropped, loss is back-propagated, and the parameters are updated. A GAN
+// calls it once per network, each with its own optimizer, so one network's
+// step never uses gradients left by the other's loss.
+func (o *Adam) Minimize(loss *Tensor) error {
+	if err := o.ZeroGrad(); err != nil {
+		return err
+	}
+	if err := loss.Backward(); err != nil {
+		return err
+	}
+	return o.Step()
+}
+
 // Steps is the number of updates the first parameter has had.
 func (o *Adam) Steps() int64 { return o.steps[0] }
 
