@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/facesynth/facesynth/internal/fsutil"
@@ -142,7 +143,7 @@ func MetaTrain(ctx context.Context, data, modelDir string, o Options) (*State, e
 	}
 	if st.Step == 0 {
 		st.Videos = names
-	} else if !sameStrings(st.Videos, names) {
+	} else if !slices.Equal(st.Videos, names) {
 		return nil, fmt.Errorf("fewshot: resume: %s has other videos than the checkpoint was trained on (%d now, %d then)", data, len(names), len(st.Videos))
 	}
 	if o.SaveEvery <= 0 {
@@ -223,18 +224,6 @@ func MetaTrain(ctx context.Context, data, modelDir string, o Options) (*State, e
 	}
 	rep.Done()
 	return st, ctx.Err()
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // pick draws k distinct indices below n (a partial Fisher–Yates shuffle).
@@ -475,15 +464,11 @@ func (m *Model) generate(b *batch) (*image.RGBA, error) {
 }
 
 func lossPlot(h []LossPoint) *image.RGBA {
-	s := plot.Series{Name: "L1", Color: plot.Blue}
+	var steps, l1 []float64
 	for _, p := range h {
-		s.X, s.Y = append(s.X, float64(p.Step)), append(s.Y, p.L1)
+		steps, l1 = append(steps, float64(p.Step)), append(l1, p.L1)
 	}
-	title := "FEW-SHOT META-LEARNING L1"
-	if n := len(h); n > 0 {
-		title = fmt.Sprintf("L1 AT STEP %d: %.4f", h[n-1].Step, h[n-1].L1)
-	}
-	return plot.Lines([]plot.Series{s}, plot.Options{Width: 800, Height: 480, LogY: true, Title: title, XLabel: "STEP"})
+	return plot.L1History("FEW-SHOT META-LEARNING L1", steps, l1)
 }
 
 // ReadState reads a model folder's state.json.

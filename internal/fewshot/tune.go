@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/facesynth/facesynth/internal/align"
-	"github.com/facesynth/facesynth/internal/blend"
 	"github.com/facesynth/facesynth/internal/face"
+	"github.com/facesynth/facesynth/internal/portrait"
 	"github.com/facesynth/facesynth/internal/progress"
 	"github.com/facesynth/facesynth/internal/torch"
 )
@@ -242,8 +242,6 @@ func (r *Renderer) Render(frame *image.RGBA, pts []face.Point) error {
 	if err != nil {
 		return err
 	}
-	mask := align.HullMask(t.ApplyAll(pts), Size, Size, align.BrowLift(0.2))
-	mask = blend.Feather(blend.Erode(mask, Size/32), Size/16)
-	align.Paste(frame, crop, mask, t)
+	portrait.PasteFace(frame, crop, pts, t)
 	return nil
 }

@@ -4,6 +4,7 @@
 package plot
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
@@ -279,4 +280,16 @@ func formatTick(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// L1History is a training run's loss.png when L1 is the loss that tells
+// how it goes: L1 per step on a log scale, titled with the last value
+// ("L1 AT STEP n: v"), or with untitled before the first step.
+func L1History(untitled string, steps, l1 []float64) *image.RGBA {
+	title := untitled
+	if n := min(len(steps), len(l1)); n > 0 {
+		title = fmt.Sprintf("L1 AT STEP %d: %.4f", int(steps[n-1]), l1[n-1])
+	}
+	return Lines([]Series{{Name: "L1", Color: Blue, X: steps, Y: l1}},
+		Options{Width: 800, Height: 480, LogY: true, Title: title, XLabel: "STEP"})
 }

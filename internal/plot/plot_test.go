@@ -109,3 +109,27 @@ func TestText(t *testing.T) {
 		t.Errorf("text metrics %d×%d", TextWidth("a1", 2), TextHeight(2))
 	}
 }
+
+// TestL1History: a loss.png of the agreed size for an empty history and a
+// full one, and the curve is drawn only when there are points.
+func TestL1History(t *testing.T) {
+	empty := L1History("NOTHING YET", nil, nil)
+	full := L1History("NOTHING YET", []float64{1, 2, 3}, []float64{0.5, 0.2, 0.1})
+	for _, img := range []*image.RGBA{empty, full} {
+		if img.Rect.Dx() != 800 || img.Rect.Dy() != 480 {
+			t.Fatalf("size %v, want 800x480", img.Rect)
+		}
+	}
+	blue := func(img *image.RGBA) int {
+		n := 0
+		for i := 0; i < len(img.Pix); i += 4 {
+			if img.Pix[i] == Blue.R && img.Pix[i+1] == Blue.G && img.Pix[i+2] == Blue.B {
+				n++
+			}
+		}
+		return n
+	}
+	if b := blue(full); b <= blue(empty)+50 {
+		t.Errorf("the curve draws %d blue pixels, the empty plot %d", b, blue(empty))
+	}
+}

@@ -104,8 +104,18 @@ func (r *Renderer) Render(frame *image.RGBA, pts []face.Point) error {
 	if err != nil {
 		return err
 	}
-	mask := align.HullMask(t.ApplyAll(pts), Size, Size, align.BrowLift(0.2))
-	mask = blend.Feather(blend.Erode(mask, Size/32), Size/16)
-	align.Paste(frame, crop, mask, t)
+	PasteFace(frame, crop, pts, t)
 	return nil
+}
+
+// PasteFace pastes a generated face crop (square, any side) into frame
+// inside the hull of the face's landmarks pts (frame coordinates), eroded
+// and feathered by a 32nd and a 16th of the crop, so the frame keeps its
+// own background and hair; t maps the frame to the crop. Package fewshot's
+// renderer pastes its faces the same way.
+func PasteFace(frame, crop *image.RGBA, pts []face.Point, t align.Transform) {
+	size := crop.Rect.Dx()
+	mask := align.HullMask(t.ApplyAll(pts), size, size, align.BrowLift(0.2))
+	mask = blend.Feather(blend.Erode(mask, size/32), size/16)
+	align.Paste(frame, crop, mask, t)
 }

@@ -408,15 +408,11 @@ func (m *Model) render(sk []float32) (*image.RGBA, error) {
 }
 
 func lossPlot(h []LossPoint) *image.RGBA {
-	s := plot.Series{Name: "L1", Color: plot.Blue}
+	var steps, l1 []float64
 	for _, p := range h {
-		s.X, s.Y = append(s.X, float64(p.Step)), append(s.Y, p.L1)
+		steps, l1 = append(steps, float64(p.Step)), append(l1, p.L1)
 	}
-	title := "PORTRAIT RENDERER L1"
-	if n := len(h); n > 0 {
-		title = fmt.Sprintf("L1 AT STEP %d: %.4f", h[n-1].Step, h[n-1].L1)
-	}
-	return plot.Lines([]plot.Series{s}, plot.Options{Width: 800, Height: 480, LogY: true, Title: title, XLabel: "STEP"})
+	return plot.L1History("PORTRAIT RENDERER L1", steps, l1)
 }
 
 // ReadState reads a model folder's state.json.
