@@ -258,13 +258,9 @@ func polyBounds(poly []face.Point) (x0, y0, x1, y1 float64) {
 // polygonDistance is the distance from (x, y) to the polygon's outline,
 // positive inside and negative outside (even-odd rule).
 func polygonDistance(poly []face.Point, x, y float64) float64 {
-	in := false
 	best := math.Inf(1) // squared
 	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
 		a, b := poly[i], poly[j]
-		if (a.Y > y) != (b.Y > y) && x < a.X+(y-a.Y)*(b.X-a.X)/(b.Y-a.Y) {
-			in = !in
-		}
 		dx, dy := b.X-a.X, b.Y-a.Y
 		px, py := x-a.X, y-a.Y
 		t := px*dx + py*dy
@@ -280,7 +276,7 @@ func polygonDistance(poly []face.Point, x, y float64) float64 {
 			best = d
 		}
 	}
-	if !in {
+	if !face.InPolygon(poly, x, y) {
 		return -math.Sqrt(best)
 	}
 	return math.Sqrt(best)

@@ -74,10 +74,10 @@ func FindIrises(img *image.Gray, pts []Point) (irises [2]Point, ok bool) {
 		first := 36 + 6*k
 		// The outline in eye coordinates, shrunk toward the middle so
 		// the lid edges and lashes stay out.
-		var poly [6][2]float64
+		var poly [6]Point
 		for i := range 6 {
 			u, v := e.Local(pts[first+i])
-			poly[i] = [2]float64{0.8 * u, 0.6 * v}
+			poly[i] = Point{0.8 * u, 0.6 * v}
 		}
 		r := e.Width * 0.6
 		x0, x1 := int(math.Floor(e.Center.X-r)), int(math.Ceil(e.Center.X+r))
@@ -90,7 +90,7 @@ func FindIrises(img *image.Gray, pts []Point) (irises [2]Point, ok bool) {
 		for y := max(y0, img.Rect.Min.Y); y <= min(y1, img.Rect.Max.Y-1); y++ {
 			for x := max(x0, img.Rect.Min.X); x <= min(x1, img.Rect.Max.X-1); x++ {
 				u, v := e.Local(Point{float64(x), float64(y)})
-				if inside(poly[:], u, v) {
+				if InPolygon(poly[:], u, v) {
 					in = append(in, px{u, v, img.GrayAt(x, y).Y})
 				}
 			}
@@ -141,12 +141,13 @@ func GazeOf(pts []Point, irises [2]Point) Gaze {
 	return g
 }
 
-// inside tells whether (u, v) lies in the polygon.
-func inside(poly [][2]float64, u, v float64) bool {
+// InPolygon tells whether (x, y) lies inside the polygon (even-odd rule;
+// a point on an edge may count either way).
+func InPolygon(poly []Point, x, y float64) bool {
 	in := false
 	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
 		a, b := poly[i], poly[j]
-		if (a[1] > v) != (b[1] > v) && u < (b[0]-a[0])*(v-a[1])/(b[1]-a[1])+a[0] {
+		if (a.Y > y) != (b.Y > y) && x < a.X+(y-a.Y)*(b.X-a.X)/(b.Y-a.Y) {
 			in = !in
 		}
 	}

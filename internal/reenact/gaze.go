@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/facesynth/facesynth/internal/face"
 	"github.com/facesynth/facesynth/internal/media"
+	"github.com/facesynth/facesynth/internal/stats"
 )
 
 // gazeGain is how far the iris's dark centre moves in a rendered frame,
@@ -74,12 +74,7 @@ func gazeShifts(gaze []face.Gaze, ok []bool) []face.Gaze {
 	if len(xs) == 0 {
 		return out
 	}
-	med := func(v []float64) float64 {
-		v = slices.Clone(v)
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
-	ref := face.Gaze{X: med(xs), Y: med(ys)}
+	ref := face.Gaze{X: stats.Median(xs), Y: stats.Median(ys)}
 	held := make([]face.Gaze, len(gaze))
 	var last face.Gaze
 	for i, g := range gaze {
@@ -93,7 +88,7 @@ func gazeShifts(gaze []face.Gaze, ok []bool) []face.Gaze {
 		for j := max(0, i-1); j <= min(len(held)-1, i+1); j++ {
 			wx, wy = append(wx, held[j].X), append(wy, held[j].Y)
 		}
-		out[i] = face.Gaze{X: med(wx) / gazeGain, Y: med(wy) / gazeGain}
+		out[i] = face.Gaze{X: stats.Median(wx) / gazeGain, Y: stats.Median(wy) / gazeGain}
 	}
 	return out
 }

@@ -103,7 +103,13 @@ func Recognize(ctx context.Context, pcm []float32, rate int) ([]Phone, error) {
 			// phones of every piece.
 			from := max(0, cuts[i]-int(leadIn*float64(rate)))
 			ps, err := recognizePiece(ctx, bin, m, filepath.Join(dir, strconv.Itoa(i)), pcm[from:cuts[i+1]], rate)
-			pieces[i], errs[i] = after(ps, float64(cuts[i]-from)/float64(rate)), err
+			ps = after(ps, float64(cuts[i]-from)/float64(rate))
+			offset := float64(from) / float64(rate) // to the whole audio's time
+			for k := range ps {
+				ps[k].Start += offset
+				ps[k].End += offset
+			}
+			pieces[i], errs[i] = ps, err
 		}()
 	}
 	wg.Wait()
@@ -112,12 +118,7 @@ func Recognize(ctx context.Context, pcm []float32, rate int) ([]Phone, error) {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
-		offset := float64(max(0, cuts[i]-int(leadIn*float64(rate)))) / float64(rate)
-		for _, p := range ps {
-			p.Start += offset
-			p.End += offset
-			phones = append(phones, p)
-		}
+		phones = append(phones, ps...)
 	}
 	return fill(phones, float64(len(pcm))/float64(rate)), nil
 }

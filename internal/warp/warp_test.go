@@ -290,7 +290,7 @@ func TestWarpCoversMeshExactlyOnce(t *testing.T) {
 	for y := 0; y < 512; y++ {
 		for x := 0; x < 512; x++ {
 			c := count[y*512+x]
-			in := insidePolygon(hull, float64(x), float64(y))
+			in := face.InPolygon(hull, float64(x), float64(y))
 			switch {
 			case c > 1:
 				t.Fatalf("pixel (%d,%d) drawn %d times", x, y, c)
@@ -329,17 +329,6 @@ func TestWarpCoversMeshExactlyOnce(t *testing.T) {
 
 // ringPolygon is the anchors as a polygon (they are in angular order).
 func ringPolygon(ring []face.Point) []face.Point { return ring }
-
-func insidePolygon(poly []face.Point, x, y float64) bool {
-	in := false
-	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
-		a, b := poly[i], poly[j]
-		if (a.Y > y) != (b.Y > y) && x < a.X+(y-a.Y)*(b.X-a.X)/(b.Y-a.Y) {
-			in = !in
-		}
-	}
-	return in
-}
 
 // onPolygon: within a hair of an edge, where the two half-open rules may
 // legitimately disagree.
@@ -494,7 +483,7 @@ func TestRing(t *testing.T) {
 			t.Fatalf("%d anchors", len(ring))
 		}
 		for _, p := range lm {
-			if !insidePolygon(ring, p.X, p.Y) {
+			if !face.InPolygon(ring, p.X, p.Y) {
 				t.Fatalf("angle %.1f: landmark %v outside the ring", angle, p)
 			}
 			// The margin: every landmark at least ~margin from the ring.
